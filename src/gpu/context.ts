@@ -1,0 +1,148 @@
+import { SHADERS } from './shaders.gen.ts';
+import { NervError } from '../errors.ts';
+
+export type ShaderDefines = Record<string, number | string | boolean>;
+
+/** One recorded compute dispatch (or a few); the training graph is a static list of these. */
+export interface GpuProgram {
+  record(pass: GPUComputePassEncoder): void;
+}
+
+const BUFFER_USAGE = () =>
+  GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/**
+ * Owns a GPUDevice plus the caches every kernel needs: pipelines keyed by shader and defines,
+ * so a shape compiles once (compiling a big unrolled kernel on SwiftShader takes seconds).
+ */
+export class GpuContext {
+  readonly device: GPUDevice;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private error: Error | undefined;
+
+  constructor(device: GPUDevice) {
+    this.device = device;
+    device.addEventListener?.('uncapturederror', (event) => {
+      this.error ??= new NervError('GPU', `WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`);
+    });
+  }
+
+  /**
+   * Compiles shaders/NAME.wgsl with `{{KEY}}` placeholders replaced by `defines`
+   * (sizes become constants so loops unroll and uniform arrays get their length).
+   */
+  pipeline(name: string, defines: ShaderDefines = {}, entryPoint = 'main'): GPUComputePipeline {
+    const key = `${name}|${entryPoint}|${JSON.stringify(defines)}`;
+    let pipeline = this.pipelines.get(key);
+    if (!pipeline) {
+      const code = specializeShader(name, defines);
+      const module = this.device.createShaderModule({ code, label: name });
+      pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint }, label: key });
+      this.pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  /** A zero-filled f32 buffer usable as storage or uniform, padded to 16 bytes. */
+  buffer(floats: number, label?: string): GPUBuffer {
+    const size = Math.max(16, Math.ceil((floats * 4) / 16) * 16);
+    return this.device.createBuffer({ size, usage: BUFFER_USAGE(), label });
+  }
+
+  /** A buffer holding `data` (f32, u32 or i32 words). */
+  upload(data: Float32Array | Uint32Array | Int32Array, label?: string): GPUBuffer {
+    const buffer = this.buffer(data.length, label);
+    this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return buffer;
+  }
+
+  write(buffer: GPUBuffer, data: Float32Array | Uint32Array | Int32Array, offsetFloats = 0): void {
+    this.device.queue.writeBuffer(buffer, offsetFloats * 4, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** A small uniform block of u32/f32 words, for values that change between steps (lr, step). */
+  params(words: ArrayLike<number>, kind: 'u32' | 'f32' = 'u32'): GPUBuffer {
+    const data = kind === 'u32' ? Uint32Array.from(words) : Float32Array.from(words);
+    return this.upload(data, 'params');
+  }
+
+  bindGroup(pipeline: GPUComputePipeline, buffers: GPUBuffer[]): GPUBindGroup {
+    return this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+  }
+
+  /** A program of one dispatch; `buffers[i]` is bound at @group(0) @binding(i). */
+  dispatch(pipeline: GPUComputePipeline, buffers: GPUBuffer[], workgroups: readonly [number, number?, number?]): GpuProgram {
+    const [x, y = 1, z = 1] = workgroups;
+    const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > limit || y > limit || z > limit) {
+      throw new NervError('GPU', `dispatch of ${x}x${y}x${z} workgroups exceeds the limit ${limit} for ${pipeline.label}`);
+    }
+    const bindGroup = this.bindGroup(pipeline, buffers);
+    return {
+      record(pass) {
+        if (x === 0 || y === 0 || z === 0) return;
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(x, y, z);
+      },
+    };
+  }
+
+  /** Records all programs into one compute pass and submits once (each submit costs milliseconds). */
+  run(programs: Iterable<GpuProgram>): void {
+    this.throwIfFailed();
+    const encoder = this.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    for (const program of programs) program.record(pass);
+    pass.end();
+    this.device.queue.submit([encoder.finish()]);
+  }
+
+  /** Copies `floats` values out of `buffer` (waits for all submitted work). */
+  async read(buffer: GPUBuffer, floats: number, offsetFloats = 0): Promise<Float32Array> {
+    const size = Math.ceil((floats * 4) / 4) * 4;
+    const staging = this.device.createBuffer({ size: Math.max(4, size), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const encoder = this.device.createCommandEncoder();
+    encoder.copyBufferToBuffer(buffer, offsetFloats * 4, staging, 0, size);
+    this.device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    this.throwIfFailed();
+    return out.subarray(0, floats);
+  }
+
+  async finish(): Promise<void> {
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.error) {
+      const error = this.error;
+      this.error = undefined;
+      throw error;
+    }
+  }
+}
+
+/** Shader source with every `{{KEY}}` replaced; a placeholder left unfilled is a programming error. */
+export function specializeShader(name: string, defines: ShaderDefines): string {
+  const source = SHADERS[name];
+  if (source === undefined) throw new NervError('GPU', `unknown shader ${name}`);
+  const code = source.replace(/\{\{(\w+)\}\}/g, (match, key: string) => {
+    if (!(key in defines)) throw new NervError('GPU', `shader ${name} needs a value for {{${key}}}`);
+    const value = defines[key];
+    return typeof value === 'boolean' ? String(value) : String(value);
+  });
+  return code;
+}
+
+/** ceil(a / b) for positive integers: the workgroup count covering `a` items. */
+export function divUp(a: number, b: number): number {
+  return Math.floor((a + b - 1) / b);
+}

@@ -1,0 +1,55 @@
+import { NoGpuError } from '../errors.ts';
+
+export interface DeviceOptions {
+  /** Prefer a low-power adapter (browsers may pick an integrated GPU). */
+  powerPreference?: GPUPowerPreference;
+}
+
+/** Limits we raise above the WebGPU defaults when the adapter allows it. */
+const WANTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+] as const;
+
+/**
+ * Returns a GPUDevice in Node (Dawn via the `webgpu` package), Deno and browsers
+ * (`navigator.gpu`). Throws NoGpuError, naming what to install, when no adapter exists.
+ */
+export async function requestGpuDevice(options: DeviceOptions = {}): Promise<GPUDevice> {
+  const gpu = await findGpu();
+  let adapter: GPUAdapter | null = null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference });
+  } catch (cause) {
+    throw new NoGpuError(`requesting a WebGPU adapter failed: ${String(cause)}`, { cause });
+  }
+  if (!adapter) throw new NoGpuError(noAdapterHint());
+  const requiredLimits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) requiredLimits[name] = adapter.limits[name];
+  const device = await adapter.requestDevice({ requiredLimits });
+  return device;
+}
+
+async function findGpu(): Promise<GPU> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node && !('Deno' in globalThis);
+  if (isNode) {
+    // Kept out of the browser bundle: the Node edge loads Dawn and reads the file system.
+    const nodeModule = './node.ts';
+    const { nodeGpu } = (await import(/* @vite-ignore */ nodeModule)) as typeof import('./node.ts');
+    return nodeGpu();
+  }
+  throw new NoGpuError('this runtime has no navigator.gpu: use a browser with WebGPU, Deno 2, or Node with the `webgpu` package');
+}
+
+function noAdapterHint(): string {
+  return (
+    'no WebGPU adapter found. On Linux without a GPU install a software Vulkan driver: ' +
+    '`apt-get install chromium` (SwiftShader, used by Node automatically) or `apt-get install mesa-vulkan-drivers` (lavapipe, for Deno)'
+  );
+}
