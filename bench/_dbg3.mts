@@ -1,0 +1,14 @@
+import { requestGpuDevice } from '../src/gpu/device.ts';
+import { GpuContext, divUp } from '../src/gpu/context.ts';
+import { readFileSync } from 'node:fs';
+const keepAlive = setInterval(() => {}, 1000);
+const ctx = new GpuContext(await requestGpuDevice());
+const code = readFileSync(process.argv[2], 'utf8');
+const [rows, inC, outC, wgx] = process.argv.slice(3).map(Number);
+const module = ctx.device.createShaderModule({ code });
+const pipeline = ctx.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: process.env.L ? code.repeat(Number(process.env.L)) : undefined });
+const x = ctx.buffer(rows*inC), w = ctx.buffer(inC*outC), b = ctx.buffer(outC), y = ctx.buffer(rows*outC);
+const n = pipeline.getBindGroupLayout(0) && Number(process.argv[7] ?? 4);
+ctx.run([ctx.dispatch(pipeline, [x, w, b, y].slice(0, n), [wgx])]);
+console.log(await ctx.read(y, 2));
+clearInterval(keepAlive);
