@@ -9,7 +9,7 @@ const CHUNKS: u32 = {{CHUNKS}}u;
 
 @compute @workgroup_size({{WORKGROUP}})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  // Clamped before the return: SwiftShader touches the addresses of finished lanes.
+  // Clamped before the return, so every lane's index is in bounds by construction.
   let chunk = min(gid.x, CHUNKS - 1u);
   if (gid.x >= CHUNKS) { return; }
   let i4 = wid.y * {{IN_GROUPS}}u;

@@ -9,8 +9,7 @@ const ROW_TILES: u32 = {{ROW_TILES}}u;
 
 @compute @workgroup_size({{WORKGROUP}})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  // SwiftShader computes the addresses of lanes that returned (crashes seen with robustness off), so
-  // every index stays in bounds for every lane: clamp first, then return.
+  // Robustness is off: clamp first so every lane's index is in bounds by construction, then return.
   let rowTile = min(gid.x, ROW_TILES - 1u);
   if (gid.x >= ROW_TILES) { return; }
   let r0 = rowTile * {{ROW_TILE}}u;

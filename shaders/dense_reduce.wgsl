@@ -10,7 +10,7 @@ const CHUNKS: u32 = {{CHUNKS}}u;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  // Clamped before the return: SwiftShader touches the addresses of finished lanes.
+  // Clamped before the return, so every lane's index is in bounds by construction.
   let e = min(gid.x, WIDTH - 1u);
   if (gid.x >= WIDTH) { return; }
   var sum = partial[e];

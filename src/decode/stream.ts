@@ -60,7 +60,7 @@ export class NervStream {
     const reader = stream.getReader();
     const abort = () => reader.cancel(options.signal?.reason).catch(() => {});
     options.signal?.addEventListener('abort', abort, { once: true });
-    let head = new Uint8Array(0);
+    let head: Uint8Array = new Uint8Array(0);
     let need = 0;
     try {
       for (;;) {

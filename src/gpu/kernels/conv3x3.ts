@@ -102,7 +102,7 @@ function convProgram(
 ): GpuProgram {
   const { n, h, w, ic4, outC } = dims;
   const oc4 = vec4s(outC);
-  const tileX = Math.max(1, Math.min(tuning.tileX ?? 8, w));
+  const tileX = Math.max(1, Math.min(tuning.tileX ?? 16, w));
   const tileOc4 = tileDivisor(oc4, tuning.tileOc4 ?? 4);
   const weightVec4s = 9 * ic4 * 4 * oc4;
   const uniformLimit = Math.min(UNIFORM_LIMIT, ctx.device.limits.maxUniformBufferBindingSize);

@@ -1,0 +1,59 @@
+// Runs examples/deno.ts with the npm `deno` binary: the library imports, encodes a tiny clip and
+// decodes it in Deno on its own WebGPU (lavapipe here), with no Node-only module on the way.
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const DENO = `${ROOT}node_modules/.bin/deno`;
+
+function runDeno(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    // XDG_RUNTIME_DIR only silences a Wayland probe of the Vulkan loader; no permission flags: the
+    // library must need none to encode and decode in memory.
+    const env = { ...process.env, NO_COLOR: '1', XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
+    execFile(DENO, ['run', '--no-prompt', ...args], { cwd: ROOT, env, timeout: 120_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('the npm deno binary is installed', (t) => {
+  t.true(existsSync(DENO), 'npm install -D deno provides node_modules/.bin/deno');
+});
+
+test('examples/deno.ts encodes and decodes a clip on Deno WebGPU', async (t) => {
+  const { code, stdout, stderr } = await runDeno(['examples/deno.ts', '--size', '29x19', '--frames', '5', '--steps', '40', '--json']);
+  t.is(code, 0, stderr);
+  const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+    runtime: string; backend: string; frames: number; bytes: number; encodePsnr: number; decodedPsnr: number;
+  };
+  t.regex(summary.runtime, /^deno 2\./);
+  t.is(summary.backend, 'webgpu');
+  t.is(summary.frames, 5);
+  t.true(summary.bytes > 0);
+  // The decoder reproduces what the encoder measured (closed loop), so the two PSNRs agree closely.
+  t.true(Number.isFinite(summary.decodedPsnr) && summary.decodedPsnr > 15, `decoded PSNR ${summary.decodedPsnr}`);
+  t.true(Math.abs(summary.decodedPsnr - summary.encodePsnr) < 0.05, `decoded ${summary.decodedPsnr} vs encoder ${summary.encodePsnr}`);
+});
+
+test('core modules and the player import in Deno without any permission (no node:* module on the way)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nervkit-deno-'));
+  const script = join(dir, 'imports.ts');
+  const url = (path: string) => JSON.stringify(new URL(path, `file://${ROOT}`).href);
+  writeFileSync(script, `
+    const lib = await import(${url('src/index.ts')});
+    const player = await import(${url('src/player/index.ts')});
+    console.log(JSON.stringify({ open: typeof lib.open, encode: typeof lib.encode, stream: typeof player.NervStream, element: typeof player.defineNervVideoElement }));
+  `);
+  try {
+    const { code, stdout, stderr } = await runDeno([script]);
+    t.is(code, 0, stderr);
+    t.deepEqual(JSON.parse(stdout.trim()), { open: 'function', encode: 'function', stream: 'function', element: 'function' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
