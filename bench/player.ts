@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
-import { encode, open } from '../src/index.ts';
+import { encode, open, requestGpuDevice } from '../src/index.ts';
 import { buildBrowserBundle } from '../src/player/build.ts';
 import { startPlayServer } from '../src/cli/play.ts';
 import { launchChromium } from '../test/helpers/chromium.ts';
@@ -46,22 +46,21 @@ function syntheticClip(width: number, height: number): RgbFrame[] {
   });
 }
 
-async function nodeDecode(bytes: Uint8Array): Promise<{ gpuMs: number; readMs: number; adapter: string }> {
+async function nodeDecode(bytes: Uint8Array, device: GPUDevice): Promise<{ gpuMs: number; readMs: number; adapter: string }> {
   // With the `webgpu` package a pending onSubmittedWorkDone does not keep Node's event loop alive:
   // without this timer the process would exit silently in the middle of the loop.
   const keepAlive = setInterval(() => {}, 1000);
   try {
-    return await nodeDecodeLoop(bytes);
+    return await nodeDecodeLoop(bytes, device);
   } finally {
     clearInterval(keepAlive);
   }
 }
 
-async function nodeDecodeLoop(bytes: Uint8Array): Promise<{ gpuMs: number; readMs: number; adapter: string }> {
-  const video = await open(bytes);
+async function nodeDecodeLoop(bytes: Uint8Array, device: GPUDevice): Promise<{ gpuMs: number; readMs: number; adapter: string }> {
+  const video = await open(bytes, { device });
   const n = video.info.frameCount;
   for (let i = 0; i < n; i++) await video.frame(i); // warm-up: pipelines compile on first use
-  const device = video.frameGpu(0).device;
   let started = performance.now();
   for (let i = 0; i < n; i++) {
     video.frameGpu(i);
@@ -81,17 +80,23 @@ interface BrowserFigures {
   adapter: string;
 }
 
+// All Node-side GPU work (Dawn) comes first: with Chromium running, Dawn + SwiftShader in this
+// process aborted ("std::system_error: Invalid argument") in the middle of a decode loop.
+const nodeDevice = await requestGpuDevice();
+const clips: { width: number; height: number; bytes: Uint8Array; macsPerPixel: number; encodeSeconds: number; node: Awaited<ReturnType<typeof nodeDecode>> }[] = [];
+for (const [width, height] of sizes) {
+  const started = performance.now();
+  const encoded = await encode(syntheticClip(width, height), { device: nodeDevice, groupSize: 8, steps: Number(args.steps), laterSteps: Number(args.steps), fps: FPS });
+  const encodeSeconds = (performance.now() - started) / 1000;
+  clips.push({ width, height, bytes: encoded.bytes, macsPerPixel: encoded.macsPerPixel, encodeSeconds, node: await nodeDecode(encoded.bytes, nodeDevice) });
+}
+
 const bundle = (await buildBrowserBundle({ write: false })).code;
 const chromium = await launchChromium();
 const rows: Record<string, unknown>[] = [];
 try {
-  for (const [width, height] of sizes) {
-    const started = performance.now();
-    const encoded = await encode(syntheticClip(width, height), { groupSize: 8, steps: Number(args.steps), laterSteps: Number(args.steps), fps: FPS });
-    const encodeSeconds = (performance.now() - started) / 1000;
-    const node = await nodeDecode(encoded.bytes);
-
-    const server = await startPlayServer({ bundle, videos: { 'clip.nerv': encoded.bytes } });
+  for (const { width, height, bytes, macsPerPixel, encodeSeconds, node } of clips) {
+    const server = await startPlayServer({ bundle, videos: { 'clip.nerv': bytes } });
     const page = await chromium.context.newPage();
     await page.goto(`${server.pageUrl('clip.nerv')}&autoplay=0&loop=1`);
     await page.waitForFunction('(window.playerEvents ?? []).includes("loadeddata")', null, { timeout: 120_000 });
@@ -145,8 +150,8 @@ try {
     const row = {
       size: `${width}x${height}`,
       frames: frameCount,
-      bytes: encoded.bytes.length,
-      macsPerPixel: encoded.macsPerPixel,
+      bytes: bytes.length,
+      macsPerPixel,
       encodeSeconds,
       node: { decodeMs: node.gpuMs, decodeAndReadMs: node.readMs, fps: 1000 / node.gpuMs, adapter: `Dawn ${node.adapter}` },
       chromium: { decodeMs: browser.decodeMs, fps: 1000 / browser.decodeMs, playback: browser.playback, adapter: `Chromium ${browser.adapter}` },

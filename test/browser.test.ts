@@ -4,7 +4,7 @@
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { encode, open } from '../src/index.ts';
+import { encode, open, requestGpuDevice } from '../src/index.ts';
 import { NervReader } from '../src/format/index.ts';
 import { buildBrowserBundle } from '../src/player/build.ts';
 import { startPlayServer, type PlayServer } from '../src/cli/play.ts';
@@ -47,12 +47,13 @@ let fixture: Promise<Fixture> | undefined;
 
 function setup(): Promise<Fixture> {
   fixture ??= (async () => {
-    const [encoded, bundle] = await Promise.all([
-      encode(syntheticClip(), { groupSize: GROUP, steps: 40, laterSteps: 20, seed: 3, fps: { num: 12, den: 1 } }),
-      buildBrowserBundle({ write: false }),
-    ]);
+    // The Node side (Dawn) starts before any child process: creating a Dawn instance while esbuild's
+    // service or Chromium runs aborts Node ("std::system_error: Invalid argument").
+    const device = await requestGpuDevice();
+    const encoded = await encode(syntheticClip(), { device, groupSize: GROUP, steps: 12, laterSteps: 6, seed: 3, fps: { num: 12, den: 1 } });
+    const bundle = await buildBrowserBundle({ write: false });
     const bytes = encoded.bytes;
-    const video = await open(bytes);
+    const video = await open(bytes, { device });
     const expected: Uint8ClampedArray[] = [];
     for (let i = 0; i < FRAMES; i++) expected.push(await video.frame(i));
     const reader = new NervReader(bytes);

@@ -97,7 +97,10 @@ function progressReporter(flags: EncodeFlags, groups: number | undefined, laterS
         bar.update(position, { group: groupLabel, step: event.step, psnr: Number.isFinite(event.psnr) ? event.psnr.toFixed(2) : '--' });
       } else if (!flags.json && (event.phase === 'done' || performance.now() - lastLine > 10000)) {
         lastLine = performance.now();
-        const what = event.phase === 'done' ? 'done, decoded PSNR' : `step ${event.step}/${event.steps}, PSNR`;
+        const what =
+          event.phase === 'done' ? 'done, decoded PSNR'
+          : event.phase === 'quantize' ? 'quantization steps chosen, float PSNR'
+          : `step ${event.step}/${event.steps}, PSNR`;
         process.stderr.write(`group ${groupLabel}: ${what} ${event.psnr.toFixed(2)} dB\n`);
       }
     },

@@ -88,6 +88,21 @@ test('conv3x3 at the real size (32->32 channels, 2 frames) matches the CPU refer
   t.deepEqual(await ctx.read(dw, 9 * 32 * 32), first);
 });
 
+test('conv3x3 with weights in storage memory (used above 64 KiB) matches the CPU reference', async (t) => {
+  const shape: Conv3x3Shape = { n: 1, h: 6, w: 19, inC: 8, outC: 8 };
+  const ctx = await testContext();
+  const data = inputs(shape, 8);
+  const pixels = shape.n * shape.h * shape.w;
+  const y = ctx.buffer(pixels * 8), dx = ctx.buffer(pixels * 8);
+  const w = ctx.upload(data.w);
+  ctx.run([
+    conv3x3Forward(ctx, shape, { x: ctx.upload(data.x), w, b: ctx.upload(data.b), y }, { storageWeights: true }),
+    conv3x3BackwardInput(ctx, shape, { dy: ctx.upload(data.dy), w, dx }, { storageWeights: true }),
+  ]);
+  assertClose(t, maxRelativeError(await ctx.read(y, pixels * 8), conv3x3ForwardCpu(shape, data.x, data.w, data.b)), 1e-4, 'y');
+  assertClose(t, maxRelativeError(await ctx.read(dx, pixels * 8), conv3x3BackwardInputCpu(shape, data.dy, data.w)), 1e-4, 'dx');
+});
+
 test('conv3x3 rejects bad shapes and short buffers before dispatching', async (t) => {
   const ctx = await testContext();
   const small = ctx.buffer(4);

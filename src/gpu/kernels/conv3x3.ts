@@ -13,6 +13,8 @@ export interface Conv3x3Tuning {
   tileOc4?: number;
   /** Input channel vec4s per backward-params job. */
   tileIc4?: number;
+  /** Force the weights into storage instead of uniform memory (automatic: uniform when <= 64 KiB). */
+  storageWeights?: boolean;
 }
 
 const WORKGROUP = 64;
@@ -106,7 +108,7 @@ function convProgram(
   const tileOc4 = tileDivisor(oc4, tuning.tileOc4 ?? 4);
   const weightVec4s = 9 * ic4 * 4 * oc4;
   const uniformLimit = Math.min(UNIFORM_LIMIT, ctx.device.limits.maxUniformBufferBindingSize);
-  const weightSpace = buffers.weights.size <= uniformLimit ? 'uniform' : 'storage, read';
+  const weightSpace = buffers.weights.size <= uniformLimit && !tuning.storageWeights ? 'uniform' : 'storage, read';
   const pipeline = ctx.pipeline('conv3x3_forward', {
     N: n, H: h, W: w, IC4: ic4, OC4: oc4, OUT_C: outC, TILE_X: tileX, TILE_OC4: tileOc4,
     WEIGHT_SPACE: weightSpace, WEIGHT_VEC4S: weightVec4s, ...forwardSource(tileX, tileOc4),
