@@ -341,12 +341,20 @@ async function runAnchor(codec: AnchorCodec, clip: ClipSpec, options: Options, s
   return results;
 }
 
+/**
+ * A lossless point (x264 at CRF 0, or identical frames) has every frame's PSNR capped at 100 dB: it is
+ * not on the rate-distortion curve, and a cubic through it would wreck the BD fit, so fits and plots skip it.
+ */
+function isLossless(p: PointResult): boolean {
+  return p.psnr >= 99.99;
+}
+
 function bdRows(points: PointResult[], codecs: AnchorCodec[], nervkit: boolean): BdRow[] {
   // One point per distinct encode: a bytes match and a PSNR match may land on the same CRF.
   const curve = (id: string) => {
     const seen = new Set<string>();
     return points
-      .filter((p) => p.codec === id && !seen.has(p.setting) && seen.add(p.setting))
+      .filter((p) => p.codec === id && !isLossless(p) && !seen.has(p.setting) && seen.add(p.setting))
       .map((p) => ({ rate: p.bpp, psnr: p.psnr }));
   };
   const rows: BdRow[] = [];
@@ -379,7 +387,7 @@ function table(points: PointResult[]): string {
   const matchText = (p: PointResult) =>
     p.match === undefined ? '' : `${p.match === 'bytes' ? `bytes ${pct(p.matchError!)}` : `PSNR ${p.matchError! >= 0 ? '+' : ''}${p.matchError!.toFixed(2)} dB`}${p.matched ? '' : ' (!)'}`;
   const rows = points.map((p) => [
-    p.label, String(p.point), p.setting, String(p.bytes), fmt(p.bpp, 4), fmt(p.psnr, 2), fmt(p.psnrYuv, 2), fmt(p.msSsim, 4),
+    p.label, String(p.point), `${p.setting}${isLossless(p) ? ' (lossless)' : ''}`, String(p.bytes), fmt(p.bpp, 4), fmt(p.psnr, 2), fmt(p.psnrYuv, 2), fmt(p.msSsim, 4),
     fmt(p.encodeSeconds, 2), matchText(p),
   ]);
   if (points.every((p) => p.match === undefined)) {
@@ -430,7 +438,7 @@ async function main(): Promise<void> {
       subtitle: `${clip.frames} frames at ${clip.width}x${clip.height}, RGB PSNR vs real bytes${options.quick ? ' (quick settings)' : ''}`,
       series: seriesIds.map((id) => ({
         label: points.find((p) => p.codec === id)?.label ?? id,
-        points: points.filter((p) => p.codec === id).map((p) => ({ bpp: p.bpp, psnr: p.psnr })),
+        points: points.filter((p) => p.codec === id && !isLossless(p)).map((p) => ({ bpp: p.bpp, psnr: p.psnr })),
       })),
       references,
     });
@@ -439,6 +447,7 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - clipStarted) / 1000;
     process.stdout.write(`\n${clip.name} (${clip.frames} frames, ${clip.width}x${clip.height}):\n${table(points)}\n`);
     if (bd.length) process.stdout.write(`BD (RGB PSNR, bpp; negative BD-rate = test saves bits):\n${bdTable(bd)}\n`);
+    if (points.some(isLossless)) process.stdout.write('lossless points (PSNR capped at 100 dB) are left out of the BD fits and the plot\n');
     process.stdout.write(`plot: ${svgPath}; clip took ${seconds.toFixed(0)} s\n`);
     clipResults.push({ ...clip, source, seconds, points, bd, references, plot: svgPath });
   }

@@ -40,7 +40,7 @@ async function tinyClip(dir: string): Promise<string> {
     return { width, height, data };
   });
   const path = join(dir, 'clip.y4m');
-  await writeFile(path, encodeY4m({ width, height, fps: { num: 12, den: 1 }, colorSpace: 'bt601', source: 'test' }, frames));
+  await writeFile(path, encodeY4m({ width, height, fps: { num: 12, den: 1 }, colorSpace: 'bt601' }, frames));
   return path;
 }
 

@@ -43,6 +43,7 @@ export interface GroupReport {
   group: number;
   frames: number;
   key: boolean;
+  /** Optimisation steps actually run (a PSNR target can end a group early). */
   steps: number;
   floatPsnr: number;
   /** PSNR of the frames the decoder will produce (quantized weights, 8-bit output). */
@@ -130,6 +131,7 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
     let params: Float32Array[];
     let stepReports: StepReport[];
     let floatPsnr: number;
+    let stepsRun: number;
     if (!quantSteps) {
       // The first group has no quantization steps yet: train in float, search the steps, then fine-tune quantized.
       ({ params, reports: stepReports } = await trainer!.train(targets, init, { ...schedule, quantAwareFraction: 0, stopAtPsnr: targetPlus(options.targetPsnr, lossBudget) }, undefined, report('train')));
@@ -139,9 +141,11 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
       const tune = { ...schedule, steps: Math.max(20, Math.ceil(groupSteps / 4)), lr: scaleRates(lr, 0.25), warmup: 0, quantAwareFraction: 1 };
       const tuned = await trainer!.train(targets, params, tune, quantSteps, report('train'));
       params = tuned.params;
+      stepsRun = lastStep(stepReports) + lastStep(tuned.reports);
       stepReports = [...stepReports, ...tuned.reports];
     } else {
       ({ params, reports: stepReports } = await trainer!.train(targets, init, schedule, quantSteps, report('train')));
+      stepsRun = lastStep(stepReports);
       floatPsnr = NaN;
     }
     const symbols = params.map((p, i) => quantize(p, quantSteps![i]));
@@ -151,7 +155,7 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
     if (Number.isNaN(floatPsnr)) floatPsnr = await groupPsnr(renderer!, params, group);
     coded.push({ key, tensors: symbols.map((s, i) => ({ symbols: s, step: quantSteps![i] })) });
     reports.push({
-      group: k, frames: group.length, key, steps: groupSteps, floatPsnr, psnr, framePsnr: perFrame,
+      group: k, frames: group.length, key, steps: stepsRun, floatPsnr, psnr, framePsnr: perFrame,
       trainSeconds: (performance.now() - started) / 1000, reports: stepReports,
     });
     options.onProgress?.({ group: k, phase: 'done', step: groupSteps, steps: groupSteps, psnr });
@@ -203,6 +207,11 @@ async function framePsnrs(renderer: GpuRenderer, params: Float32Array[], group: 
 
 async function groupPsnr(renderer: GpuRenderer, params: Float32Array[], group: RgbFrame[]): Promise<number> {
   return meanPsnr(await framePsnrs(renderer, params, group));
+}
+
+/** A phase reports at its last step, so its last report tells how many steps it ran. */
+function lastStep(reports: StepReport[]): number {
+  return reports.at(-1)?.step ?? 0;
 }
 
 function targetPlus(target: number | undefined, margin: number): number | undefined {

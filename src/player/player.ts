@@ -18,7 +18,7 @@ export interface NervPlayerOptions {
 export type NervPlayerSource = string | URL | Uint8Array | Response | ReadableStream<Uint8Array>;
 
 export interface PlayerStats {
-  /** Mean wall time of the last decodes (weights load + forward pass + copy, until the GPU finished), ms. */
+  /** Median wall time of the last 30 decodes (weights load + forward pass + copy, until the GPU finished), ms. */
   decodeMs: number;
   /** Decodes measured so far. */
   decodedFrames: number;
@@ -150,7 +150,9 @@ export class NervPlayer extends EventTarget {
   get stats(): PlayerStats {
     const now = performance.now();
     const recent = this.shownTimes.filter((t) => now - t <= 1000).length;
-    const decodeMs = this.decodeTimes.length ? this.decodeTimes.reduce((a, b) => a + b, 0) / this.decodeTimes.length : NaN;
+    // Median: robust to the first decode (pipeline compilation) and to group switches.
+    const sorted = [...this.decodeTimes].sort((a, b) => a - b);
+    const decodeMs = sorted.length ? sorted[Math.floor(sorted.length / 2)] : NaN;
     return {
       decodeMs,
       decodedFrames: this.counters.decoded,
