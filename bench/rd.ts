@@ -53,12 +53,12 @@ const CLIP_PRESETS: Record<string, ClipSpec> = {
 };
 
 const HELP = `usage: npx tsx bench/rd.ts [options]
-  --quick                 8 frames at 96x64, --steps 60, quant-loss 0.5,1.5,4,10 (unless given); results tagged "quick"
+  --quick                 8 frames at 96x64, --steps 150 (unless given); results tagged "quick"
   --clips LIST            preset clips (default vtest,box): ${Object.keys(CLIP_PRESETS).join(', ')}
   --clip NAME=PATH        add a clip (repeatable); uses --frames/--size or 32 frames at 320x192
   --frames N              frames per clip (overrides the presets)
   --size WxH              frame size (overrides the presets)
-  --quant-loss LIST       nervkit rate points: --quant-loss values in dB (default 0.1,0.3,1,3)
+  --quant-loss LIST       nervkit rate points: --quant-loss values in dB (default 0.02,0.1,0.5,3)
   --steps LIST            nervkit --steps, one value or one per point (default 1500)
   --nervkit-args "ARGS"   extra arguments for every nervkit encode (e.g. "--group 16")
   --nervkit-bin PATH      the nervkit CLI script run with node (default bin/nervkit.js of this checkout)
@@ -144,8 +144,8 @@ function parseOptions(argv: string[]) {
     if (!/^[\w.-]+$/.test(name)) throw new Error(`--clip: the name '${name}' may hold letters, digits, '.', '_' and '-' only`);
     clips.push({ name, path: spec.slice(eq + 1), frames: frames ?? 32, width: size?.width ?? 320, height: size?.height ?? 192 });
   }
-  const quantLoss = parseList(values['quant-loss'], 'quant-loss') ?? (quick ? [0.5, 1.5, 4, 10] : [0.1, 0.3, 1, 3]);
-  const stepsList = parseList(values.steps, 'steps') ?? [quick ? 60 : 1500];
+  const quantLoss = parseList(values['quant-loss'], 'quant-loss') ?? [0.02, 0.1, 0.5, 3];
+  const stepsList = parseList(values.steps, 'steps') ?? [quick ? 150 : 1500];
   if (stepsList.length !== 1 && stepsList.length !== quantLoss.length) {
     throw new Error(`--steps: give one value or ${quantLoss.length} (one per --quant-loss point), got ${stepsList.length}`);
   }
