@@ -1,5 +1,5 @@
 // Trains nervkit's per-group networks (float weights) on a real clip and prints step, loss, PSNR and steps/s.
-//   npx tsx examples/train.ts [--input ../shared/clips/vtest.avi] [--frames 16] [--size 160x96] [--group 8] [--steps 1500] [--later-steps 500]
+//   npx tsx examples/train.ts [--input ../shared/clips/vtest.avi] [--frames 16] [--size 160x96] [--group 8] [--steps 1500] [--later-steps 600] [--profile small]
 // Later groups start from the previous group's weights; the last lines report how many steps they needed
 // to reach the first group's PSNR.
 import { parseArgs } from 'node:util';
@@ -19,6 +19,7 @@ const { values: args } = parseArgs({
     'later-steps': { type: 'string', default: '600' },
     batch: { type: 'string', default: '2' },
     'log-every': { type: 'string', default: '50' },
+    profile: { type: 'string', default: 'small' },
   },
 });
 const [width, height] = args.size!.split('x').map(Number);
@@ -31,7 +32,7 @@ for await (const frame of source.frames()) frames.push(frame.data);
 await source.close();
 
 const ctx = new GpuContext(await requestGpuDevice());
-const model = describeModel(width, height, groupSize);
+const model = describeModel(width, height, groupSize, args.profile);
 console.log(`model ${model.profile}: ${parameterCount(model)} parameters, ${macsPerPixel(model)} MACs/pixel, ${frames.length} frames ${width}x${height}, groups of ${groupSize}`);
 const trainer = new GroupTrainer(ctx, model, Number(args.batch));
 let params = initialParameters(model, 1);

@@ -83,6 +83,12 @@ test('a usage mistake exits with the usage status and one line', async (t) => {
   const bad = await nervkit(['encode', '-i', 'x.y4m', '-o', 'y.nerv', '--steps', 'many']);
   t.is(bad.code, EXIT_CODES.USAGE);
   t.regex(bad.stderr, /steps/);
+  const conflicting = await nervkit(['encode', '-i', 'x.y4m', '-o', 'y.nerv', '--size', '20k', '--psnr', '30']);
+  t.is(conflicting.code, EXIT_CODES.USAGE);
+  t.regex(conflicting.stderr, /cannot be used with/);
+  const badSize = await nervkit(['encode', '-i', 'x.y4m', '-o', 'y.nerv', '--size', 'big']);
+  t.is(badSize.code, EXIT_CODES.USAGE);
+  t.regex(badSize.stderr, /200k/);
 });
 
 test('a missing input file exits with the input status', async (t) => {

@@ -102,3 +102,15 @@ test('a diverging run restarts with lower learning rates, then fails with a type
   t.true(error instanceof NervError && error.code === 'TRAINING', String(error));
   t.true(attempts.filter((s) => s === 5).length >= 2, 'it restarted at least once');
 });
+
+test('a target size steers the quantization steps towards that many bytes', async (t) => {
+  const ctx = await testContext();
+  const frames = movingPattern(40, 24, 4);
+  const sizes: number[] = [];
+  for (const targetBytes of [2500, 6000]) {
+    const result = await encodeFrames(ctx, frames, { groupSize: 4, steps: 40, seed: 2, targetBytes, expectedFrames: 4 });
+    sizes.push(result.bytes.length);
+    t.true(result.bytes.length <= targetBytes * 1.15 && result.bytes.length >= targetBytes * 0.5, `${result.bytes.length} bytes for a ${targetBytes}-byte target`);
+  }
+  t.true(sizes[0] < sizes[1]);
+});

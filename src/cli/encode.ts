@@ -4,6 +4,7 @@ import { requestGpuDevice } from '../gpu/device.ts';
 import { encodeFrames, type EncodeProgress } from '../encode/encode.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
 import { openVideo } from '../video/node-io.ts';
+import { NervError } from '../errors.ts';
 
 export interface EncodeFlags {
   input: string;
@@ -11,6 +12,8 @@ export interface EncodeFlags {
   frames?: number;
   scale?: { width: number; height: number };
   psnr?: number;
+  size?: number;
+  bpp?: number;
   quantLoss: number;
   steps: number;
   laterSteps?: number;
@@ -26,6 +29,7 @@ export async function encodeCommand(flags: EncodeFlags): Promise<void> {
     const ctx = new GpuContext(await requestGpuDevice());
     const laterSteps = flags.laterSteps ?? Math.ceil(flags.steps / 3);
     const frameCount = source.info.frameCount;
+    const targetBytes = flags.size ?? (flags.bpp === undefined ? undefined : bytesForBpp(flags.bpp, source.info.width, source.info.height, frameCount));
     const groups = frameCount ? Math.ceil(frameCount / flags.group) : undefined;
     const progress = progressReporter(flags, groups, laterSteps);
     const started = performance.now();
@@ -35,6 +39,8 @@ export async function encodeCommand(flags: EncodeFlags): Promise<void> {
       steps: flags.steps,
       laterSteps,
       targetPsnr: flags.psnr,
+      targetBytes,
+      expectedFrames: frameCount,
       quantizationLossDb: flags.quantLoss,
       seed: flags.seed,
       fps: source.info.fps,
@@ -68,6 +74,11 @@ export async function encodeCommand(flags: EncodeFlags): Promise<void> {
   } finally {
     await source.close();
   }
+}
+
+function bytesForBpp(bpp: number, width: number, height: number, frames: number | undefined): number {
+  if (!frames) throw new NervError('BAD_INPUT', '--bpp needs to know how many frames the input has: pass --frames N');
+  return Math.round((bpp * width * height * frames) / 8);
 }
 
 /** A progress bar on a terminal; one plain line per group (and every few hundred steps) otherwise. */

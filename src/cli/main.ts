@@ -1,7 +1,7 @@
 // The nervkit command line (Node edge). Each command prints one clear line on error and exits with
 // a status that tells the kind of failure apart (see EXIT_CODES).
 import { readFile } from 'node:fs/promises';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT_CODES, reportError, UsageError } from './errors.ts';
 import { encodeCommand } from './encode.ts';
 import { decodeCommand, evalCommand, infoCommand } from './inspect.ts';
@@ -21,6 +21,8 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('-o, --output <file>', 'output .nerv file')
     .option('--frames <n>', 'encode at most N frames', positiveInt)
     .option('--scale <WxH>', 'resize frames to W x H first (needs ffmpeg)', frameSize)
+    .addOption(new Option('--size <bytes>', 'target file size, e.g. 200k or 1.5M (k = 1000 bytes)').argParser(byteSize).conflicts(['bpp', 'psnr']))
+    .addOption(new Option('--bpp <bits>', 'target bits per pixel (file bytes * 8 / (width * height * frames))').argParser(positiveNumber).conflicts(['psnr']))
     .option('--psnr <dB>', 'target PSNR: stop training a group once it is reached (after quantization)', positiveNumber)
     .option('--quant-loss <dB>', 'PSNR the weight quantization may cost (larger: smaller file)', positiveNumber, 0.25)
     .option('--steps <n>', 'training steps for the first group', positiveInt, 1500)
@@ -95,6 +97,15 @@ function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
   return n;
+}
+
+/** Bytes from `200k`, `1.5M`, `900` (k = 1000, M = 10^6, as ffmpeg's bitrates). */
+export function byteSize(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(value);
+  if (!match) throw new InvalidArgumentError('expected a size like 200k, 1.5M or 90000');
+  const bytes = Number(match[1]) * (match[2] === '' ? 1 : match[2].toLowerCase() === 'k' ? 1e3 : 1e6);
+  if (!(bytes >= 1)) throw new InvalidArgumentError('expected at least one byte');
+  return Math.round(bytes);
 }
 
 export function frameSize(value: string): { width: number; height: number } {

@@ -4,6 +4,7 @@ import { describeModel, initialParameters, macsPerPixel, modelTensors, parameter
 import { GpuRenderer } from '../nn/evaluate.ts';
 import { GroupTrainer, DEFAULT_LEARNING_RATES, type LearningRates, type StepReport } from '../train/trainer.ts';
 import { quantize, dequantize } from '../quant/quantize.ts';
+import { encodeTensor } from '../entropy/tensor.ts';
 import { writeNerv, type NervHeader } from '../format/index.ts';
 import { framePsnr, meanPsnr } from '../metrics/psnr.ts';
 import type { RgbFrame } from '../video/frame.ts';
@@ -18,6 +19,14 @@ export interface EncodeOptions {
   steps?: number;
   /** Training steps for predicted groups. */
   laterSteps?: number;
+  /**
+   * Aim the file at this many bytes (needs `expectedFrames`). The quantization steps chosen on the
+   * first group are scaled until that group costs its share; later groups are usually cheaper (their
+   * residuals), so the file lands at or somewhat below the target.
+   */
+  targetBytes?: number;
+  /** How many frames the input will yield (for `targetBytes`). */
+  expectedFrames?: number;
   /** Stop training each group once its decoded PSNR would reach this (dB); steps stay the upper bound. */
   targetPsnr?: number;
   /** Frames per training step. */
@@ -89,6 +98,9 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
   const seed = options.seed ?? ENCODE_DEFAULTS.seed;
   const lossBudget = options.quantizationLossDb ?? ENCODE_DEFAULTS.quantizationLossDb;
   const lr = { ...DEFAULT_LEARNING_RATES, ...options.learningRates };
+  if (options.targetBytes !== undefined && !(options.expectedFrames! >= 1)) {
+    throw new BadArgumentError('a target size needs the number of frames the input holds (expectedFrames)');
+  }
   for (const [name, value, min] of [['keyInterval', keyInterval, 1], ['steps', steps, 1], ['laterSteps', laterSteps, 1], ['batch', batch, 1]] as const) {
     if (!Number.isInteger(value) || value < min) throw new BadArgumentError(`${name} must be an integer >= ${min}, got ${value}`);
   }
@@ -137,6 +149,11 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
       ({ params, reports: stepReports } = await trainer!.train(targets, init, { ...schedule, quantAwareFraction: 0, stopAtPsnr: targetPlus(options.targetPsnr, lossBudget) }, undefined, report('train')));
       floatPsnr = await groupPsnr(renderer!, params, group);
       quantSteps = await searchQuantSteps(renderer!, tensors, params, group, lossBudget);
+      if (options.targetBytes !== undefined) {
+        const groups = Math.ceil(options.expectedFrames! / groupSize);
+        const fixedCost = 600 + 64 * tensors.length; // header, index and chunk framing, roughly
+        quantSteps = scaleStepsToBytes(params, quantSteps, Math.max(1, (options.targetBytes - fixedCost) / groups));
+      }
       options.onProgress?.({ group: k, phase: 'quantize', step: 0, steps: 0, psnr: floatPsnr });
       const tune = { ...schedule, steps: Math.max(20, Math.ceil(groupSteps / 4)), lr: scaleRates(lr, 0.25), warmup: 0, quantAwareFraction: 1 };
       const tuned = await trainer!.train(targets, params, tune, quantSteps, report('train'));
@@ -254,6 +271,25 @@ async function searchQuantSteps(
     steps.push(chosen);
   }
   return steps;
+}
+
+/**
+ * Scales every step by one factor 2^s, bisecting s so the coded tensors of a group take about
+ * `bytesPerGroup`. Coarser steps never cost more bytes, so the search is monotone.
+ */
+function scaleStepsToBytes(params: Float32Array[], steps: number[], bytesPerGroup: number): number[] {
+  const scaled = (shift: number) => steps.map((step) => step * 2 ** shift);
+  const cost = (shift: number) =>
+    scaled(shift).reduce((sum, step, i) => sum + encodeTensor(quantize(params[i], step)).length, 0);
+  let fine = -8;
+  let coarse = 12;
+  if (cost(fine) <= bytesPerGroup) return scaled(fine);
+  for (let i = 0; i < 14; i++) {
+    const middle = (fine + coarse) / 2;
+    if (cost(middle) > bytesPerGroup) fine = middle;
+    else coarse = middle;
+  }
+  return scaled(coarse);
 }
 
 function rms(values: Float32Array): number {

@@ -29,7 +29,9 @@ export function forwardCpu(model: ModelDescription, params: Float32Array[], fram
     inC = outC;
     p += 2;
   }
-  return conv3x3ForwardCpu({ n: 1, h, w, inC, outC: 3 }, x, params[p], params[p + 1]);
+  return model.outputKernel === 3
+    ? conv3x3ForwardCpu({ n: 1, h, w, inC, outC: 3 }, x, params[p], params[p + 1])
+    : denseForwardCpu(x, params[p], params[p + 1], { rows: w * h, inC, outC: 3 });
 }
 
 export class CpuRenderer {

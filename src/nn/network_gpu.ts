@@ -129,7 +129,12 @@ export class GpuNetwork {
       inC = outC;
       p += 2;
     });
-    programs.push(conv3x3Forward(ctx, { n, h, w, inC, outC: 3 }, { x: input, w: weights[p], b: weights[p + 1], y: this.output }));
+    const out = { x: input, w: weights[p], b: weights[p + 1], y: this.output };
+    programs.push(
+      model.outputKernel === 3
+        ? conv3x3Forward(ctx, { n, h, w, inC, outC: 3 }, out)
+        : denseForward(ctx, { rows: this.pixels, inC, outC: 3 }, out),
+    );
     return programs;
   }
 
@@ -160,11 +165,15 @@ export class GpuNetwork {
     const last = hidden.length - 1;
     const outIndex = this.tensors.length - 2;
     const lastWidth = hidden[last];
-    const convShape = { n, h, w, inC: lastWidth, outC: 3 };
-    programs.push(
-      conv3x3BackwardParams(ctx, convShape, { x: this.activations[last], dy: t.dOutput, dw: t.grads[outIndex], db: t.grads[outIndex + 1] }),
-      conv3x3BackwardInput(ctx, convShape, { dy: t.dOutput, w: weights[outIndex], dx: t.dActivations[last] }),
-    );
+    const outParams = { x: this.activations[last], dy: t.dOutput, dw: t.grads[outIndex], db: t.grads[outIndex + 1] };
+    const outInput = { dy: t.dOutput, w: weights[outIndex], dx: t.dActivations[last] };
+    if (model.outputKernel === 3) {
+      const convShape = { n, h, w, inC: lastWidth, outC: 3 };
+      programs.push(conv3x3BackwardParams(ctx, convShape, outParams), conv3x3BackwardInput(ctx, convShape, outInput));
+    } else {
+      const denseShape = { rows: this.pixels, inC: lastWidth, outC: 3 };
+      programs.push(denseBackwardParams(ctx, denseShape, outParams), denseBackwardInput(ctx, denseShape, outInput));
+    }
     const featureC = featureChannels(model);
     for (let i = last; i >= 0; i--) {
       const p = model.grids.length + 2 * i;
