@@ -63,8 +63,9 @@ const HELP = `usage: npx tsx bench/rd.ts [options]
   --nervkit-args "ARGS"   extra arguments for every nervkit encode (e.g. "--group 16")
   --nervkit-bin PATH      the nervkit CLI script run with node (default bin/nervkit.js of this checkout)
   --codecs LIST           anchors (default ${ANCHOR_CODECS.map((c) => c.id).join(',')})
-  --no-match-psnr         match the anchors to nervkit's bytes only (default: to its bytes, and to its PSNR,
-                          so that the anchor curves also cover nervkit's PSNR range and BD-rate exists)
+  --no-match-psnr         match the anchors to nervkit's bytes only (default: to its bytes, and to its PSNR and
+                          0.5 dB below/above its range, so that the anchor curves cover nervkit's PSNR range
+                          and BD-rate exists)
   --psnr-tolerance DB     PSNR match tolerance (default 0.05)
   --no-nervkit            anchors only: at --target-bpp / --target-psnr values if given, else at --anchor-crfs
   --target-bpp LIST       with --no-nervkit: match the anchors to these bpp (tests the CRF search)
@@ -190,7 +191,8 @@ type Options = ReturnType<typeof parseOptions>;
 interface PointResult extends Quality {
   codec: string;
   label: string;
-  point: number;
+  /** Index of the nervkit point matched (or of the --anchor-crfs / --target-* value); 'below' / 'above': the PSNR brackets. */
+  point: number | 'below' | 'above';
   /** nervkit: its arguments; anchors: the CRF. */
   setting: string;
   crf?: number;
@@ -326,11 +328,11 @@ async function runAnchor(codec: AnchorCodec, clip: ClipSpec, options: Options, s
       tolerance: options.psnrTolerance, maxProbes: options.maxEncodes, slope: -0.6, // about 0.6 dB per CRF step
     });
     const r: PointResult = {
-      ...row(i, search.best), match: 'psnr', target, matchError: search.error, matched: search.matched,
+      ...row(i, search.best), point: i < (targets?.bytes?.length ?? Infinity) ? i : i === targets!.psnr!.length - 2 ? 'below' : 'above', match: 'psnr', target, matchError: search.error, matched: search.matched,
       note: search.note, searchProbes: search.probes, searchSeconds: search.searchSeconds,
     };
     results.push(r);
-    log(`  ${codec.label} point ${i} (PSNR): crf ${key(r.crf!)}, ${fmt(r.psnr, 2)} dB (${fmt(r.matchError, 3)} dB vs ${fmt(target, 2)}, ${search.probes} encodes), ${r.bytes} bytes${r.note ? `  [${r.note}]` : ''}`);
+    log(`  ${codec.label} point ${r.point} (PSNR): crf ${key(r.crf!)}, ${fmt(r.psnr, 2)} dB (${fmt(r.matchError, 3)} dB vs ${fmt(target, 2)}, ${search.probes} encodes), ${r.bytes} bytes${r.note ? `  [${r.note}]` : ''}`);
   }
   if (!targets) {
     for (const [i, crf] of options.anchorCrfs.entries()) {
@@ -425,7 +427,11 @@ async function main(): Promise<void> {
     if (options.nervkit) {
       const nervkit = await runNervkit(clip, options, source, dir);
       points.push(...nervkit);
-      targets = { bytes: nervkit.map((p) => p.bytes), psnr: options.matchPsnr ? nervkit.map((p) => p.psnr) : undefined };
+      // PSNR targets: each nervkit point's, plus one 0.5 dB below and one above nervkit's range, so that the
+      // anchor fit has 4 distinct points around that range even when nervkit's PSNRs lie close together.
+      const psnrs = nervkit.map((p) => p.psnr);
+      const psnrTargets = [...psnrs, Math.min(...psnrs) - 0.5, Math.max(...psnrs) + 0.5];
+      targets = { bytes: nervkit.map((p) => p.bytes), psnr: options.matchPsnr ? psnrTargets : undefined };
     } else if (options.targetBpp || options.targetPsnr) {
       targets = { bytes: options.targetBpp?.map((bpp) => Math.round((bpp * clip.width * clip.height * clip.frames) / 8)), psnr: options.targetPsnr };
     }
@@ -468,7 +474,7 @@ async function main(): Promise<void> {
       nervkit: options.nervkit ? { bin: options.nervkitBin, points: options.points, extraArgs: options.nervkitArgs } : false,
       anchors: options.codecs.map((c) => ({ id: c.id, encoder: c.encoder, preset: c.preset, stream: c.format, extraArgs: c.extraArgs, seiRemoved: !options.keepSei })),
       anchorMode: options.nervkit
-        ? `matched to each nervkit point's bytes${options.matchPsnr ? ' and RGB PSNR' : ''}`
+        ? `matched to each nervkit point's bytes${options.matchPsnr ? ', its RGB PSNR, and 0.5 dB below / above the nervkit PSNR range' : ''}`
         : options.targetBpp || options.targetPsnr
           ? `matched to bpp ${options.targetBpp?.join(',') ?? '-'} and PSNR ${options.targetPsnr?.join(',') ?? '-'}`
           : `fixed CRFs ${options.anchorCrfs.join(',')}`,
