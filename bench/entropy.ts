@@ -3,7 +3,8 @@
  *
  *   npx tsx bench/entropy.ts [file.nerv]
  *
- * With a .nerv file, every group's tensors (absolute symbols, residuals resolved) are measured; with
+ * With a .nerv file, every group's tensors (absolute symbols, residuals resolved) are measured as the
+ * file writer codes them (grids may be coded as differences along a time or space stride); with
  * no argument, synthetic Laplace-distributed tensors of realistic sizes. gzip and brotli get each
  * tensor separately, packed little-endian at the narrowest width that holds all its symbols
  * (int8, int16 or int32), which is the fairest raw form for them. Prints a table per tensor class
@@ -14,11 +15,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { decodeTensor, encodeTensor, tensorModel } from '../src/entropy/tensor.ts';
-import { NervReader } from '../src/format/nerv.ts';
+import { varintLength } from '../src/entropy/bytes.ts';
+import { NervReader, smallestCoding } from '../src/format/nerv.ts';
+import { modelTensors, predictionStrides, validateModel } from '../src/nn/model.ts';
 
 interface Tensor {
   name: string;
   symbols: Int32Array;
+  /** Prediction strides the file writer tries for this tensor (grids), as in `writeNerv`. */
+  strides: number[];
 }
 
 function random(seed: number): () => number {
@@ -46,22 +51,23 @@ function syntheticTensors(): Tensor[] {
   const r = random(2024);
   const out: Tensor[] = [];
   // Feature grids (C3/HiNeRV style), several resolutions: the bulk of the parameters.
-  [[200_000, 1.2], [50_000, 2], [12_500, 3]].forEach(([n, b], i) => out.push({ name: `grid.level${i}`, symbols: laplace(n, b, r) }));
+  [[200_000, 1.2], [50_000, 2], [12_500, 3]].forEach(([n, b], i) => out.push({ name: `grid.level${i}`, symbols: laplace(n, b, r), strides: [] }));
   // Synthesis convolutions (3x3 and 1x1) and their biases.
-  [[9216, 4], [4608, 6], [1152, 8], [192, 12]].forEach(([n, b], i) => out.push({ name: `conv.layer${i}.weight`, symbols: laplace(n, b, r) }));
-  [[64, 15], [32, 15], [16, 20], [3, 30]].forEach(([n, b], i) => out.push({ name: `bias.layer${i}`, symbols: laplace(n, b, r) }));
+  [[9216, 4], [4608, 6], [1152, 8], [192, 12]].forEach(([n, b], i) => out.push({ name: `conv.layer${i}.weight`, symbols: laplace(n, b, r), strides: [] }));
+  [[64, 15], [32, 15], [16, 20], [3, 30]].forEach(([n, b], i) => out.push({ name: `bias.layer${i}`, symbols: laplace(n, b, r), strides: [] }));
   // Residuals of predicted groups: mostly unchanged parameters.
-  [[200_000, 1, 0.97], [50_000, 1.5, 0.9], [9216, 2, 0.8]].forEach(([n, b, z], i) => out.push({ name: `residual.t${i}`, symbols: laplace(n, b, r, z) }));
+  [[200_000, 1, 0.97], [50_000, 1.5, 0.9], [9216, 2, 0.8]].forEach(([n, b, z], i) => out.push({ name: `residual.t${i}`, symbols: laplace(n, b, r, z), strides: [] }));
   // Wide symbols (fine quantization step): need int16.
-  out.push({ name: 'wide.fine', symbols: laplace(20_000, 300, r) });
+  out.push({ name: 'wide.fine', symbols: laplace(20_000, 300, r), strides: [] });
   return out;
 }
 
 function fileTensors(path: string): Tensor[] {
   const reader = new NervReader(new Uint8Array(readFileSync(path)));
+  const strides = predictionStrides(modelTensors(validateModel(reader.header.model, reader.header)));
   const out: Tensor[] = [];
   for (let k = 0; k < reader.index.length; k++) {
-    reader.groupTensors(k).forEach(({ symbols }, i) => out.push({ name: reader.header.tensors[i].name, symbols }));
+    reader.groupTensors(k).forEach(({ symbols }, i) => out.push({ name: reader.header.tensors[i].name, symbols, strides: strides[i] }));
   }
   return out;
 }
@@ -85,17 +91,20 @@ const className = (name: string) => name.split('.')[0];
 function main(): void {
   const path = process.argv[2];
   const tensors = path ? fileTensors(path) : syntheticTensors();
-  const rows = new Map<string, { tensors: number; symbols: number; ours: number; gzip: number; brotli: number; widths: Set<number>; models: Record<string, number> }>();
+  const rows = new Map<string, { tensors: number; symbols: number; ours: number; plain: number; predicted: number; gzip: number; brotli: number; widths: Set<number>; models: Record<string, number> }>();
   let encodeMs = 0;
   let decodeMs = 0;
   let totalSymbols = 0;
   const perTensor = [];
-  for (const { name, symbols } of tensors) {
+  for (const { name, symbols, strides } of tensors) {
     // warm-up run so the timings measure the optimised code, then a timed one
     encodeTensor(symbols);
     let start = performance.now();
     const coded = encodeTensor(symbols);
     encodeMs += performance.now() - start;
+    // What the file writer stores for these absolute symbols: plain, or differences along a stride.
+    const written = smallestCoding(symbols, strides);
+    const ours = written.coded.length + (written.stride ? varintLength(written.stride) : 0);
     decodeTensor(coded, symbols.length);
     start = performance.now();
     const back = decodeTensor(coded, symbols.length);
@@ -108,12 +117,14 @@ function main(): void {
       params: { [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length },
     }).length;
     const model = tensorModel(coded);
-    perTensor.push({ name, symbols: symbols.length, width, ours: coded.length, gzip, brotli, model });
+    perTensor.push({ name, symbols: symbols.length, width, ours, oursWithoutPrediction: coded.length, predictionStride: written.stride, gzip, brotli, model });
     const key = className(name);
-    const row = rows.get(key) ?? { tensors: 0, symbols: 0, ours: 0, gzip: 0, brotli: 0, widths: new Set<number>(), models: {} };
+    const row = rows.get(key) ?? { tensors: 0, symbols: 0, ours: 0, plain: 0, predicted: 0, gzip: 0, brotli: 0, widths: new Set<number>(), models: {} };
     row.tensors++;
     row.symbols += symbols.length;
-    row.ours += coded.length;
+    row.ours += ours;
+    row.plain += coded.length;
+    if (written.stride) row.predicted++;
     row.gzip += gzip;
     row.brotli += brotli;
     row.widths.add(width);
@@ -126,6 +137,8 @@ function main(): void {
     symbols: r.symbols,
     packedAs: [...r.widths].map((w) => `int${8 * w}`).join('/'),
     ours: r.ours,
+    oursNoPrediction: r.plain,
+    predicted: r.predicted,
     gzip9: r.gzip,
     brotli11: r.brotli,
     oursOverGzip: +(r.ours / r.gzip).toFixed(3),

@@ -321,6 +321,34 @@ test('fuzz: truncations, bit flips and random bytes only ever raise typed format
   t.log(`${cases} cases in ${(performance.now() - started).toFixed(0)} ms: ${JSON.stringify(Object.fromEntries(outcomes))}`);
 });
 
+test('grid-like tensors are coded as differences along a stride where that is smaller', (t) => {
+  // Four "time samples" of 250 symbols that barely change: differences along stride 250 are mostly 0.
+  const r = random(11);
+  const base = laplaceSymbols(250, 6, r);
+  const symbols = new Int32Array(1000);
+  for (let s = 0; s < 4; s++) for (let j = 0; j < 250; j++) symbols[s * 250 + j] = base[j] + (r() < 0.05 ? 1 : 0);
+  const h = baseHeader({ frameCount: 8, groupSize: 4, keyInterval: 2, tensors: [{ name: 'grid0', size: 1000 }, { name: 'w', size: 40 }] });
+  const groups: NervGroup[] = [0, 1].map((k) => ({
+    key: k === 0,
+    tensors: [{ symbols: k === 0 ? symbols : symbols.map((v, j) => (j % 97 === 0 ? v + 2 : v)), step: 0.5 }, { symbols: laplaceSymbols(40, 3, r), step: 0.1 }],
+  }));
+  const plain = writeNerv(h, groups);
+  const predicted = writeNerv(h, groups, { predictionStrides: [[250, 1], []] });
+  t.true(predicted.length < plain.length * 0.75, `${predicted.length} vs ${plain.length} bytes`);
+  const reader = new NervReader(predicted);
+  for (const k of [1, 0]) t.deepEqual(reader.groupTensors(k)[0].symbols, groups[k].tensors[0].symbols);
+  // The chunk of group 0 starts with tensor 0's flags (bit 2 set) and its stride: make the stride absurd.
+  const prefix = readNervPrefix(predicted) as NervPrefix;
+  const at = prefix.dataStart + prefix.index[0].offset;
+  t.is(predicted[at] & 4, 4);
+  const bad = predicted.slice();
+  bad.set([0xe8, 0x07], at + 1); // varint 1000 = the tensor size: out of range
+  const end = at + prefix.index[0].size - 4;
+  new DataView(bad.buffer).setUint32(end, crc32(bad, at, end), true);
+  const error = expectFormatError(t, () => new NervReader(bad).groupTensors(0), 'chunk');
+  t.regex(error?.message ?? '', /prediction stride/);
+});
+
 test('fuzz: corrupt chunk and header contents behind valid CRCs reach the parsers and still fail cleanly', (t) => {
   const h = baseHeader({ frameCount: 9, groupSize: 3, keyInterval: 2, tensors: [{ name: 'g', size: 300 }, { name: 'w', size: 50 }, { name: 'b', size: 4 }] });
   const bytes = writeNerv(h, sampleGroups(h, 8));

@@ -70,10 +70,10 @@ test('training on a moving pattern beats a constant image by a wide margin', asy
 
 test('closed loop: the decoder reproduces the PSNR the encoder reported', async (t) => {
   const ctx = await testContext();
-  const frames = movingPattern(40, 24, 6); // two groups of 4, the second one short
+  const frames = movingPattern(41, 23, 6); // an odd size; two groups of 4, the second one short
   const result = await encodeFrames(ctx, frames, { groupSize: 4, steps: 60, laterSteps: 30, seed: 5 });
   t.is(result.groups.length, 2);
-  t.is(result.bpp, (result.bytes.length * 8) / (40 * 24 * 6));
+  t.is(result.bpp, (result.bytes.length * 8) / (41 * 23 * 6));
   const encoderPsnr = result.groups.flatMap((g) => g.framePsnr);
   const gpu = await open(result.bytes, { device: ctx.device });
   t.is(gpu.backend, 'webgpu');
@@ -85,7 +85,7 @@ test('closed loop: the decoder reproduces the PSNR the encoder reported', async 
     t.true(Math.abs(cpuPsnr - encoderPsnr[i]) < 0.05, `frame ${i}: CPU decoded ${cpuPsnr} vs encoder ${encoderPsnr[i]}`);
   }
   const rgba = await gpu.frame(5);
-  t.is(rgba.length, 40 * 24 * 4);
+  t.is(rgba.length, 41 * 23 * 4);
 });
 
 test('a diverging run restarts with lower learning rates, then fails with a typed error', async (t) => {
@@ -113,4 +113,21 @@ test('a target size steers the quantization steps towards that many bytes', asyn
     t.true(result.bytes.length <= targetBytes * 1.15 && result.bytes.length >= targetBytes * 0.5, `${result.bytes.length} bytes for a ${targetBytes}-byte target`);
   }
   t.true(sizes[0] < sizes[1]);
+});
+
+test('the same seed on the same backend gives the same file', async (t) => {
+  const ctx = await testContext();
+  const frames = movingPattern(24, 16, 2);
+  const first = await encodeFrames(ctx, frames, { groupSize: 2, steps: 25, seed: 9 });
+  const second = await encodeFrames(ctx, frames, { groupSize: 2, steps: 25, seed: 9 });
+  t.deepEqual(second.bytes, first.bytes);
+});
+
+test('zero frames and frames of mixed sizes are input errors', async (t) => {
+  const ctx = await testContext();
+  const empty = await t.throwsAsync(encodeFrames(ctx, []));
+  t.true(empty instanceof NervError && empty.code === 'BAD_INPUT', String(empty));
+  const mixed = [...movingPattern(24, 16, 1), ...movingPattern(26, 16, 1)];
+  const error = await t.throwsAsync(encodeFrames(ctx, mixed, { groupSize: 2, steps: 2 }));
+  t.true(error instanceof NervError && error.code === 'BAD_INPUT' && /26x16/.test(error.message), String(error));
 });

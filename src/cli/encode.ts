@@ -58,11 +58,12 @@ export async function encodeCommand(flags: EncodeFlags): Promise<void> {
       frames: result.frameCount,
       width: result.model.width,
       height: result.model.height,
-      groups: result.groups.length,
       seconds,
       parameterCount: result.parameterCount,
       macsPerPixel: result.macsPerPixel,
-      groupPsnr: result.groups.map((g) => g.psnr),
+      groups: result.groups.map((g) => ({
+        frames: g.frames, key: g.key, steps: g.steps, seconds: g.trainSeconds, floatPsnr: g.floatPsnr, psnr: g.psnr,
+      })),
     };
     if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else {

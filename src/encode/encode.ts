@@ -1,6 +1,6 @@
-import { BadArgumentError } from '../errors.ts';
+import { BadArgumentError, NervError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
-import { describeModel, initialParameters, macsPerPixel, modelTensors, parameterCount, type ModelDescription, type TensorSpec } from '../nn/model.ts';
+import { describeModel, initialParameters, macsPerPixel, modelTensors, parameterCount, predictionStrides, type ModelDescription, type TensorSpec } from '../nn/model.ts';
 import { GpuRenderer } from '../nn/evaluate.ts';
 import { GroupTrainer, DEFAULT_LEARNING_RATES, type LearningRates, type StepReport } from '../train/trainer.ts';
 import { quantize, dequantize } from '../quant/quantize.ts';
@@ -125,7 +125,7 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
     }
     for (const frame of group) {
       if (frame.width !== model.width || frame.height !== model.height) {
-        throw new BadArgumentError(`frame ${frameCount} is ${frame.width}x${frame.height}, the video is ${model.width}x${model.height}`);
+        throw new NervError('BAD_INPUT', `frame ${frameCount} is ${frame.width}x${frame.height}, the video is ${model.width}x${model.height}`);
       }
       frameCount++;
     }
@@ -178,7 +178,7 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
     options.onProgress?.({ group: k, phase: 'done', step: groupSteps, steps: groupSteps, psnr });
     previous = decoded;
   }
-  if (!model) throw new BadArgumentError('the input has no frames');
+  if (!model) throw new NervError('BAD_INPUT', 'the input has no frames');
 
   const header: NervHeader = {
     width: model.width,
@@ -191,7 +191,7 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
     model,
     tensors: tensors.map((t) => ({ name: t.name, size: t.size })),
   };
-  const bytes = writeNerv(header, coded);
+  const bytes = writeNerv(header, coded, { predictionStrides: predictionStrides(tensors) });
   const allFrames = reports.flatMap((r) => r.framePsnr);
   return {
     bytes, model, groups: reports, quantSteps: quantSteps!, frameCount,

@@ -11,7 +11,7 @@
  * group 0 while the rest downloads.
  */
 import { BadArgumentError } from '../errors.ts';
-import { ByteReader, ByteWriter } from '../entropy/bytes.ts';
+import { ByteReader, ByteWriter, varintLength } from '../entropy/bytes.ts';
 import { decodeTensor, encodeTensor, tensorModel, type EntropyModelName } from '../entropy/tensor.ts';
 import { MAX_SYMBOL } from '../quant/quantize.ts';
 import { crc32 } from './crc32.ts';
@@ -101,6 +101,40 @@ export function groupCountOf(header: Pick<NervHeader, 'frameCount' | 'groupSize'
 // Chunk tensor flags.
 const FLAG_RESIDUAL = 1;
 const FLAG_SAME_STEP = 2;
+/** The coded symbols are differences along a stride inside the tensor (a varint stride follows the flags). */
+const FLAG_PREDICTED = 4;
+
+export interface WriteOptions {
+  /**
+   * Per tensor, strides along which neighbouring symbols are alike (a grid's time or x axis): the
+   * writer also tries coding differences along each and keeps whatever is smallest.
+   */
+  predictionStrides?: number[][];
+}
+
+/** Differences along `stride`, last to first so the decoder can undo them first to last. */
+function predictAlong(symbols: Int32Array, stride: number): Int32Array | undefined {
+  const out = Int32Array.from(symbols);
+  for (let j = symbols.length - 1; j >= stride; j--) {
+    const d = symbols[j] - symbols[j - stride];
+    if (d > MAX_SYMBOL || d < -MAX_SYMBOL) return undefined;
+    out[j] = d;
+  }
+  return out;
+}
+
+/** The smallest coding of `symbols`: plain, or differences along one of `strides` (stride 0: plain). */
+export function smallestCoding(symbols: Int32Array, strides: readonly number[]): { coded: Uint8Array; stride: number } {
+  let best = { coded: encodeTensor(symbols), stride: 0 };
+  for (const stride of strides) {
+    if (!Number.isInteger(stride) || stride < 1 || stride >= symbols.length) continue;
+    const predicted = predictAlong(symbols, stride);
+    if (!predicted) continue;
+    const coded = encodeTensor(predicted);
+    if (coded.length + varintLength(stride) < best.coded.length + (best.stride ? varintLength(best.stride) : 0)) best = { coded, stride };
+  }
+  return best;
+}
 
 // ------------------------------------------------------------------------------------------ write
 
@@ -181,7 +215,7 @@ function checkKeySpacing(keys: boolean[], keyInterval: number, fail: (message: s
  * Serialises a whole file. For predicted groups each tensor is coded as a residual against the
  * previous group's symbols when its step is the same and the residual codes smaller.
  */
-export function writeNerv(header: NervHeader, groups: NervGroup[]): Uint8Array {
+export function writeNerv(header: NervHeader, groups: NervGroup[], options: WriteOptions = {}): Uint8Array {
   const body = encodeHeaderBody(header);
   const groupCount = groupCountOf(header);
   if (groups.length !== groupCount) {
@@ -206,7 +240,8 @@ export function writeNerv(header: NervHeader, groups: NervGroup[]): Uint8Array {
       if (!Number.isFinite(stepF32) || !(stepF32 > 0)) throw new BadArgumentError(`group ${k} tensor ${info.name}: step ${step} is not a positive finite float32`);
       const prev = group.key ? undefined : previous![i];
       const sameStep = prev !== undefined && prev.step === stepF32;
-      let coded = encodeTensor(symbols);
+      const strides = options.predictionStrides?.[i] ?? [];
+      let { coded, stride } = smallestCoding(symbols, strides);
       let flags = sameStep ? FLAG_SAME_STEP : 0;
       if (sameStep) {
         const residual = new Int32Array(symbols.length);
@@ -220,14 +255,17 @@ export function writeNerv(header: NervHeader, groups: NervGroup[]): Uint8Array {
           residual[j] = r;
         }
         if (fits) {
-          const codedResidual = encodeTensor(residual);
-          if (codedResidual.length < coded.length) {
-            coded = codedResidual;
+          const residualCoding = smallestCoding(residual, strides);
+          const size = (c: { coded: Uint8Array; stride: number }) => c.coded.length + (c.stride ? varintLength(c.stride) : 0);
+          if (size(residualCoding) < size({ coded, stride })) {
+            ({ coded, stride } = residualCoding);
             flags |= FLAG_RESIDUAL;
           }
         }
       }
+      if (stride) flags |= FLAG_PREDICTED;
       out.u8(flags);
+      if (stride) out.varint(stride);
       if (!sameStep) out.f32(stepF32);
       out.varint(coded.length);
       out.bytes(coded);
@@ -392,6 +430,8 @@ export function readNervPrefix(bytes: Uint8Array): NervPrefix | { needBytes: num
 
 interface ChunkTensor {
   flags: number;
+  /** Prediction stride, 0 for none. */
+  stride: number;
   step: number | undefined;
   payloadStart: number; // relative to the chunk
   payloadLength: number;
@@ -414,10 +454,16 @@ function parseChunk(chunk: Uint8Array, prefix: NervPrefix, k: number): ChunkTens
   for (const info of prefix.header.tensors) {
     const start = r.pos;
     const flags = r.u8(`group ${k} tensor ${info.name} flags`);
-    if (flags !== 0 && flags !== FLAG_SAME_STEP && flags !== (FLAG_SAME_STEP | FLAG_RESIDUAL)) {
+    const reference = flags & ~FLAG_PREDICTED;
+    if (reference !== 0 && reference !== FLAG_SAME_STEP && reference !== (FLAG_SAME_STEP | FLAG_RESIDUAL)) {
       r.fail(`group ${k} tensor ${info.name}: invalid flags 0x${flags.toString(16)}`, start);
     }
-    if (entry.key && flags !== 0) r.fail(`group ${k} is a key group but tensor ${info.name} refers to the previous group`, start);
+    if (entry.key && reference !== 0) r.fail(`group ${k} is a key group but tensor ${info.name} refers to the previous group`, start);
+    let stride = 0;
+    if (flags & FLAG_PREDICTED) {
+      stride = r.varint(`group ${k} tensor ${info.name} prediction stride`);
+      if (stride < 1 || stride >= info.size) r.fail(`group ${k} tensor ${info.name}: prediction stride ${stride} outside 1..${info.size - 1}`, start + 1);
+    }
     let step: number | undefined;
     if (!(flags & FLAG_SAME_STEP)) {
       step = r.f32(`group ${k} tensor ${info.name} step`);
@@ -425,7 +471,7 @@ function parseChunk(chunk: Uint8Array, prefix: NervPrefix, k: number): ChunkTens
     }
     const payloadLength = r.varint(`group ${k} tensor ${info.name} coded length`);
     r.need(payloadLength, `group ${k} tensor ${info.name} payload`);
-    out.push({ flags, step, payloadStart: r.pos, payloadLength, fieldBytes: r.pos - start });
+    out.push({ flags, stride, step, payloadStart: r.pos, payloadLength, fieldBytes: r.pos - start });
     r.pos += payloadLength;
   }
   if (r.pos !== bodyEnd) r.fail(`group ${k}: ${bodyEnd - r.pos} unexpected bytes after the last tensor`);
@@ -444,6 +490,15 @@ function decodeChunk(chunk: Uint8Array, prefix: NervPrefix, k: number, previous:
       if (!(error instanceof NervFormatError)) throw error;
       const offset = base + record.payloadStart + (error.offset ?? 0);
       throw new NervFormatError('entropy', `group ${k} tensor ${info.name}: ${error.message} (chunk at byte offset ${base})`, { group: k, offset, cause: error });
+    }
+    if (record.stride) {
+      for (let j = record.stride; j < symbols.length; j++) {
+        const value = symbols[j] + symbols[j - record.stride];
+        if (value > MAX_SYMBOL || value < -MAX_SYMBOL) {
+          throw new NervFormatError('chunk', `group ${k} tensor ${info.name}: prediction leaves the symbol range`, { group: k, offset: base + record.payloadStart });
+        }
+        symbols[j] = value;
+      }
     }
     if (record.step !== undefined) return { symbols, step: record.step };
     const prev = previous![i];
