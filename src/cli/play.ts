@@ -63,7 +63,13 @@ export async function startPlayServer(options: PlayServerOptions): Promise<PlayS
   ]);
 
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    const path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
+    } catch {
+      response.writeHead(400, { 'content-type': 'text/plain' }).end('malformed URL\n');
+      return;
+    }
     response.setHeader('cache-control', 'no-store');
     const video = path.endsWith('.nerv') ? videos.get(path.slice(1)) : undefined;
     if (video) {
