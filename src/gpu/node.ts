@@ -1,5 +1,7 @@
 // Node-only edge: WebGPU through Dawn (the `webgpu` package).
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { NoGpuError } from '../errors.ts';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -27,6 +29,13 @@ async function createNodeGpu(): Promise<GPU> {
     throw new NoGpuError('the `webgpu` npm package could not be loaded (run `npm install`)', { cause });
   }
   Object.assign(globalThis, webgpu.globals);
+  // Without it the Vulkan loader's Wayland probe prints "XDG_RUNTIME_DIR is invalid" on every run
+  // (headless servers, CI); a private empty directory satisfies it.
+  if (!process.env.XDG_RUNTIME_DIR) {
+    const dir = join(tmpdir(), `nervkit-xdg-${process.getuid?.() ?? 'user'}`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    process.env.XDG_RUNTIME_DIR = dir;
+  }
   // Kernels validate every size before dispatch, so Dawn's bounds checks only cost time (2x on
   // SwiftShader). NERVKIT_ROBUSTNESS=1 keeps them on; one test run does, to catch a bad index.
   const flags = process.env.NERVKIT_ROBUSTNESS === '1' ? [] : ['enable-dawn-features=disable_robustness'];
