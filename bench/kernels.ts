@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { requestGpuDevice } from '../src/gpu/device.ts';
 import { GpuContext, type GpuProgram } from '../src/gpu/context.ts';
 import { denseForward, denseBackwardInput, denseBackwardParams } from '../src/gpu/kernels/dense.ts';
-import { matmulRoofline, type MatmulRoofline } from '../src/gpu/kernels/matmul.ts';
+import { matmulRoofline, medianGpuMs, type MatmulRoofline } from '../src/gpu/kernels/matmul.ts';
 import { activationForward, activationBackward } from '../src/gpu/kernels/activation.ts';
 import { mseLoss } from '../src/gpu/kernels/mse.ts';
 import { adamStep, adamHyper } from '../src/gpu/kernels/adam.ts';
@@ -335,20 +335,6 @@ function cpuMatmulRoofline(M: number, K: number, N: number, batches: number): Ma
   return { M, K, N, ms, gflops: (2 * M * K * N) / (ms * 1e6) };
 }
 
-/** Median ms of one run: `repeats` runs per submit, `batches` batches after a warm-up batch. */
-async function timeGpu(ctx: GpuContext, programs: GpuProgram[], repeats: number, batches: number): Promise<number> {
-  const batch = Array.from({ length: repeats }, () => programs).flat();
-  ctx.run(batch);
-  await ctx.finish();
-  const times: number[] = [];
-  for (let i = 0; i < batches; i++) {
-    const start = performance.now();
-    ctx.run(batch);
-    await ctx.finish();
-    times.push((performance.now() - start) / repeats);
-  }
-  return median(times);
-}
 
 /** Warm-up until V8 has optimised the loops (at least 2 runs and 150 ms), then the median of `batches` runs. */
 function timeCpu(run: () => void, batches: number): number {
@@ -451,7 +437,7 @@ async function main(): Promise<void> {
   for (const c of benchCases(quick)) {
     if (filter && !c.kernel.includes(filter)) continue;
     const started = performance.now();
-    const webgpuMs = c.gpu ? await timeGpu(ctx, c.gpu(ctx), repeats, batches) : null;
+    const webgpuMs = c.gpu ? await medianGpuMs(ctx, c.gpu(ctx), repeats, batches) : null;
     const cpuMs = c.cpu ? timeCpu(c.cpu(), batches) : null;
     rows.push({
       kernel: c.kernel, shape: c.shape, flops: c.flops, bytes: c.bytes,

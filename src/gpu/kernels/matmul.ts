@@ -30,7 +30,19 @@ export async function matmulRoofline(
   const b = ctx.upload(pseudoRandom(K * N, 2));
   const c = ctx.buffer(M * N);
   const program: GpuProgram = matmul(ctx, { M, K, N }, { a, b, c }, options);
-  const batch = Array.from({ length: repeats }, () => program);
+  const ms = await medianGpuMs(ctx, [program], repeats, batches);
+  a.destroy();
+  b.destroy();
+  c.destroy();
+  return { M, K, N, ms, gflops: (2 * M * K * N) / (ms * 1e6) };
+}
+
+/**
+ * Median milliseconds of one run of `programs`: each batch submits them `repeats` times (diluting the
+ * per-submit cost) and waits for the GPU; one untimed warm-up batch runs first.
+ */
+export async function medianGpuMs(ctx: GpuContext, programs: GpuProgram[], repeats: number, batches: number): Promise<number> {
+  const batch = Array.from({ length: repeats }, () => programs).flat();
   ctx.run(batch);
   await ctx.finish();
   const times: number[] = [];
@@ -40,12 +52,8 @@ export async function matmulRoofline(
     await ctx.finish();
     times.push((performance.now() - start) / repeats);
   }
-  a.destroy();
-  b.destroy();
-  c.destroy();
   times.sort((x, y) => x - y);
-  const ms = times[Math.floor(times.length / 2)];
-  return { M, K, N, ms, gflops: (2 * M * K * N) / (ms * 1e6) };
+  return times[Math.floor(times.length / 2)];
 }
 
 function pseudoRandom(length: number, seed: number): Float32Array {
