@@ -18,6 +18,7 @@ export interface EncodeFlags {
   steps: number;
   laterSteps?: number;
   group: number;
+  profile: string;
   keyInterval: number;
   seed: number;
   json?: boolean;
@@ -35,6 +36,7 @@ export async function encodeCommand(flags: EncodeFlags): Promise<void> {
     const started = performance.now();
     const result = await encodeFrames(ctx, source.frames(), {
       groupSize: flags.group,
+      profile: flags.profile,
       keyInterval: flags.keyInterval,
       steps: flags.steps,
       laterSteps,

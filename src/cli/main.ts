@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT_CODES, reportError, UsageError } from './errors.ts';
+import { PROFILES } from '../nn/model.ts';
 import { encodeCommand } from './encode.ts';
 import { decodeCommand, evalCommand, infoCommand } from './inspect.ts';
 
@@ -28,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--steps <n>', 'training steps for the first group', positiveInt, 1500)
     .option('--later-steps <n>', 'training steps for each later group (default: steps / 3)', positiveInt)
     .option('--group <n>', 'frames per group', positiveInt, 8)
+    .addOption(new Option('--profile <name>', 'model profile').choices(Object.keys(PROFILES)).default('small'))
     .option('--key-interval <n>', 'a key group every N groups', positiveInt, 16)
     .option('--seed <n>', 'random seed (same seed, same backend: same file)', nonNegativeInt, 1)
     .option('--json', 'print a machine-readable summary on stdout')
