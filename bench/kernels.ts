@@ -34,7 +34,7 @@ import { fourierForwardCpu, fourierBackwardCpu } from '../src/cpu/fourier.ts';
 import { gridSampleForwardCpu, gridSampleBackwardCpu } from '../src/cpu/grid.ts';
 import { GpuNetwork } from '../src/nn/network_gpu.ts';
 import { forwardCpu } from '../src/nn/network_cpu.ts';
-import { describeModel, featureChannels, gridTime, initialParameters, macsPerPixel, type ModelDescription } from '../src/nn/model.ts';
+import { describeModel, featureChannels, initialParameters, macsPerPixel, type ModelDescription } from '../src/nn/model.ts';
 
 export interface BenchCase {
   kernel: string;

@@ -137,7 +137,7 @@ test('predicted groups are coded as residuals where that is smaller, and describ
   t.deepEqual(Object.keys(info.tensors), header.tensors.map((x) => x.name));
   t.deepEqual(info.tensorDetails.map((x) => x.codedBytes), Object.values(info.tensors));
   // an unchanged tensor costs two bytes in a predicted group: only the two key groups pay for it
-  const unchanged = groups.map((g, k) => ({ key: k % 3 === 0, tensors: groups[0].tensors }));
+  const unchanged = groups.map((_, k) => ({ key: k % 3 === 0, tensors: groups[0].tensors }));
   const still = describeNerv(writeNerv(header, unchanged));
   t.is(still.tensors['grid.level0'], 2 * encodeTensor(groups[0].tensors[0].symbols).length + 4 * 2);
   t.is(still.tensorDetails[0].models.const, 4);

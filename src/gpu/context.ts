@@ -134,12 +134,10 @@ export class GpuContext {
 export function specializeShader(name: string, defines: ShaderDefines): string {
   const source = SHADERS[name];
   if (source === undefined) throw new NervError('GPU', `unknown shader ${name}`);
-  const code = source.replace(/\{\{(\w+)\}\}/g, (match, key: string) => {
+  return source.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     if (!(key in defines)) throw new NervError('GPU', `shader ${name} needs a value for {{${key}}}`);
-    const value = defines[key];
-    return typeof value === 'boolean' ? String(value) : String(value);
+    return String(defines[key]);
   });
-  return code;
 }
 
 /** ceil(a / b) for positive integers: the workgroup count covering `a` items. */

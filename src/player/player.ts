@@ -90,7 +90,7 @@ export class NervPlayer extends EventTarget {
   private counters = { decoded: 0, dropped: 0, shown: 0 };
   private progress: StreamProgress = { loaded: 0, total: undefined, groupsReady: 0 };
 
-  constructor(canvas: HTMLCanvasElement, private readonly options: NervPlayerOptions = {}) {
+  constructor(canvas: HTMLCanvasElement, options: NervPlayerOptions = {}) {
     super();
     this.canvas = canvas;
     this.loop = options.loop ?? false;
