@@ -1,4 +1,5 @@
 import { BadArgumentError, NervError } from '../errors.ts';
+import type { GridSampleShape } from '../cpu/grid.ts';
 
 /**
  * The per-group network, C3/Cool-chic style: learned feature grids over (x, y, t) sampled at every
@@ -109,6 +110,21 @@ export function checkFrameSize(width: number, height: number): void {
 
 export function gridSize(level: GridLevel, width: number, height: number): { gw: number; gh: number } {
   return { gw: Math.max(2, Math.round(width / level.stride)), gh: Math.max(2, Math.round(height / level.stride)) };
+}
+
+/**
+ * The sampling shape of every grid level for a batch of `n` frames: each level writes its channels
+ * into its own slice of one feature tensor, in level order.
+ */
+export function gridSampleShapes(model: ModelDescription, n: number): GridSampleShape[] {
+  const outChannels = featureChannels(model);
+  let channelOffset = 0;
+  return model.grids.map((level) => {
+    const { gw, gh } = gridSize(level, model.width, model.height);
+    const shape = { n, h: model.height, w: model.width, T: level.frames, Hg: gh, Wg: gw, C: level.channels, outChannels, channelOffset };
+    channelOffset += level.channels;
+    return shape;
+  });
 }
 
 export function featureChannels(model: ModelDescription): number {

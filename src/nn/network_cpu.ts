@@ -2,7 +2,7 @@ import { gridSampleForwardCpu } from '../cpu/grid.ts';
 import { denseForwardCpu } from '../cpu/dense.ts';
 import { activationForwardCpu } from '../cpu/activation.ts';
 import { conv3x3ForwardCpu } from '../cpu/conv3x3.ts';
-import { featureChannels, gridSize, gridTime, type ModelDescription } from './model.ts';
+import { featureChannels, gridSampleShapes, gridTime, type ModelDescription } from './model.ts';
 
 /**
  * The forward pass on the CPU reference kernels: the decoder's fallback where no WebGPU adapter
@@ -12,13 +12,9 @@ export function forwardCpu(model: ModelDescription, params: Float32Array[], fram
   const { width: w, height: h } = model;
   const outChannels = featureChannels(model);
   let features: Float32Array = new Float32Array(w * h * outChannels);
-  let channelOffset = 0;
-  model.grids.forEach((level, i) => {
-    const { gw, gh } = gridSize(level, w, h);
-    const times = Float32Array.of(gridTime(level, frameInGroup, model.groupSize));
-    const shape = { n: 1, h, w, T: level.frames, Hg: gh, Wg: gw, C: level.channels, outChannels, channelOffset };
+  gridSampleShapes(model, 1).forEach((shape, i) => {
+    const times = Float32Array.of(gridTime(model.grids[i], frameInGroup, model.groupSize));
     features = gridSampleForwardCpu(shape, params[i], times, features);
-    channelOffset += level.channels;
   });
   let x: Float32Array = features;
   let inC = outChannels;

@@ -6,7 +6,7 @@ import { gridSampleForward, gridSampleBackward } from '../gpu/kernels/grid.ts';
 import { mseLoss } from '../gpu/kernels/mse.ts';
 import { adamStep } from '../gpu/kernels/adam.ts';
 import { fakeQuantize } from '../gpu/kernels/fakequant.ts';
-import { featureChannels, gridSize, gridTime, modelTensors, type ModelDescription, type TensorSpec } from './model.ts';
+import { featureChannels, gridSampleShapes, gridTime, modelTensors, type ModelDescription, type TensorSpec } from './model.ts';
 
 /** Which frames of the group one batch holds; the graph for each slot is recorded once and replayed. */
 export interface BatchSlot {
@@ -109,16 +109,11 @@ export class GpuNetwork {
     const slot = this.slots[slotId];
     const n = this.batch, h = model.height, w = model.width;
     const programs: GpuProgram[] = [];
-    const outChannels = featureChannels(model);
-    let channelOffset = 0;
-    model.grids.forEach((level, i) => {
-      const { gw, gh } = gridSize(level, w, h);
-      const shape = { n, h, w, T: level.frames, Hg: gh, Wg: gw, C: level.channels, outChannels, channelOffset };
+    gridSampleShapes(model, n).forEach((shape, i) => {
       programs.push(gridSampleForward(ctx, shape, { grid: weights[i], times: slot.times[i], y: this.features }));
-      channelOffset += level.channels;
     });
     let input = this.features;
-    let inC = outChannels;
+    let inC = featureChannels(model);
     let p = model.grids.length;
     model.hidden.forEach((outC, i) => {
       programs.push(
@@ -187,12 +182,8 @@ export class GpuNetwork {
         denseBackwardInput(ctx, shape, { dy: t.dPre[i], w: weights[p], dx: dInput }),
       );
     }
-    let channelOffset = 0;
-    model.grids.forEach((level, i) => {
-      const { gw, gh } = gridSize(level, w, h);
-      const shape = { n, h, w, T: level.frames, Hg: gh, Wg: gw, C: level.channels, outChannels: featureC, channelOffset };
+    gridSampleShapes(model, n).forEach((shape, i) => {
       programs.push(gridSampleBackward(ctx, shape, { dy: t.dFeatures, times: slot.times[i], dgrid: t.grads[i] }));
-      channelOffset += level.channels;
     });
     this.tensors.forEach((spec, i) => {
       programs.push(adamStep(ctx, { count: spec.size }, { param: this.params[i], grad: t.grads[i], m: t.m[i], v: t.v[i], hyper: t.hyper[i] }));
