@@ -7,7 +7,8 @@ import type { RgbFrame } from '../video/frame.ts';
 import { rgba8ToRgb } from '../video/color.ts';
 import { NervError } from '../errors.ts';
 
-async function readNerv(path: string): Promise<Uint8Array> {
+/** The bytes of a file, or an IO error naming it. */
+export async function readNerv(path: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(path));
   } catch (cause) {

@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NervError } from '../errors.ts';
 import { readNervPrefix } from '../format/index.ts';
+import { readNerv } from './inspect.ts';
 import { buildBrowserBundle } from '../player/build.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
@@ -129,12 +130,7 @@ async function sendVideo(response: ServerResponse, bytes: Uint8Array, holdAfter:
 }
 
 async function readNervFile(path: string): Promise<Uint8Array> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(path));
-  } catch (cause) {
-    throw new NervError('IO', `cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
+  const bytes = await readNerv(path);
   const prefix = readNervPrefix(bytes); // a file that is not .nerv fails here, with the reason
   if ('needBytes' in prefix) throw new NervError('FORMAT', `${path} is truncated: its header needs ${prefix.needBytes} bytes`);
   return bytes;
