@@ -1,64 +1,61 @@
-// Trains nervkit's per-group networks (float weights) on a real clip and prints step, loss, PSNR and steps/s.
-//   npx tsx examples/train.ts [--input ../shared/clips/vtest.avi] [--frames 16] [--size 160x96] [--group 8] [--steps 1500] [--later-steps 600] [--profile small]
-// Later groups start from the previous group's weights; the last lines report how many steps they needed
-// to reach the first group's PSNR.
+// Trains one group of frames of a clip with the GPU training graph and prints how the distortion
+// and the estimated rate evolve. Usage:
+//   npx tsx examples/train.ts CLIP [--frames 8] [--steps 1000] [--lambda 0.002] [--scale 160x96]
 import { parseArgs } from 'node:util';
-import { GpuContext } from '../src/gpu/context.ts';
 import { requestGpuDevice } from '../src/gpu/device.ts';
-import { describeModel, initialParameters, macsPerPixel, parameterCount } from '../src/nn/model.ts';
-import { GroupTrainer, DEFAULT_LEARNING_RATES } from '../src/train/trainer.ts';
+import { GpuContext } from '../src/gpu/context.ts';
 import { openVideo } from '../src/video/node-io.ts';
+import { describeModel, initialParameters, latentsPerFrame, macsPerPixel, parameterCount } from '../src/nn/model.ts';
+import { GroupGraph } from '../src/nn/graph_gpu.ts';
+import { DEFAULT_SCHEDULE, psnrOfMse, trainGroup } from '../src/train/trainer.ts';
+import { frameTargets } from '../src/encode/targets.ts';
 
-const { values: args } = parseArgs({
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
-    input: { type: 'string', default: '../shared/clips/vtest.avi' },
-    frames: { type: 'string', default: '16' },
-    size: { type: 'string', default: '160x96' },
-    group: { type: 'string', default: '8' },
-    steps: { type: 'string', default: '1500' },
-    'later-steps': { type: 'string', default: '600' },
-    batch: { type: 'string', default: '2' },
-    'log-every': { type: 'string', default: '50' },
-    profile: { type: 'string', default: 'small' },
+    frames: { type: 'string', default: '8' },
+    steps: { type: 'string', default: '1000' },
+    lambda: { type: 'string', default: '0.002' },
+    scale: { type: 'string' },
+    'lr-latents': { type: 'string' },
+    'lr-networks': { type: 'string' },
   },
 });
-const [width, height] = args.size!.split('x').map(Number);
-const frameCount = Number(args.frames);
-const groupSize = Number(args.group);
-
-const source = await openVideo(args.input!, { maxFrames: frameCount, scale: { width, height } });
-const frames: Float32Array[] = [];
-for await (const frame of source.frames()) frames.push(frame.data);
+if (positionals.length !== 1) {
+  console.error('usage: npx tsx examples/train.ts CLIP [--frames 8] [--steps 1000] [--lambda 0.002] [--scale WxH]');
+  process.exit(2);
+}
+const frameCount = Number(values.frames);
+const scale = values.scale ? { width: Number(values.scale.split('x')[0]), height: Number(values.scale.split('x')[1]) } : undefined;
+const source = await openVideo(positionals[0], { maxFrames: frameCount, scale });
+const frames = [];
+for await (const frame of source.frames()) frames.push(frame);
 await source.close();
+const { width, height } = frames[0];
+const colour = frames[0].yuv?.chroma === '420' ? 'yuv420' : 'rgb';
+const model = describeModel(width, height, frames.length, { colour });
+console.log(`${width}x${height}, ${frames.length} frames, ${colour}; ${parameterCount(model)} network parameters, ${latentsPerFrame(model)} latents per frame, ${macsPerPixel(model)} MACs/pixel`);
 
 const ctx = new GpuContext(await requestGpuDevice());
-const model = describeModel(width, height, groupSize, args.profile);
-console.log(`model ${model.profile}: ${parameterCount(model)} parameters, ${macsPerPixel(model)} MACs/pixel, ${frames.length} frames ${width}x${height}, groups of ${groupSize}`);
-const trainer = new GroupTrainer(ctx, model, Number(args.batch));
-let params = initialParameters(model, 1);
-let firstGroupPsnr = 0;
+const graph = new GroupGraph(ctx, model, frames.length, frames.length);
+graph.setParameters(initialParameters(model, 1));
+graph.setLatents(new Float32Array(frames.length * latentsPerFrame(model)));
+graph.setTargets(frameTargets(model, frames));
+graph.setContextFrame(undefined);
+const pixels = width * height * frames.length;
 const started = performance.now();
-for (let g = 0; g * groupSize < frames.length; g++) {
-  const group = frames.slice(g * groupSize, (g + 1) * groupSize);
-  const steps = g === 0 ? Number(args.steps) : Number(args['later-steps']);
-  const groupStart = performance.now();
-  let reached: number | undefined;
-  const result = await trainer.train(
-    group,
-    params,
-    { steps, lr: DEFAULT_LEARNING_RATES, warmup: g === 0 ? 0.05 : 0.02, quantAwareFraction: 0, logEvery: Number(args['log-every']), seed: 1 + g },
-    undefined,
-    (r) => {
-      const seconds = (performance.now() - groupStart) / 1000;
-      if (g > 0 && reached === undefined && r.psnr >= firstGroupPsnr) reached = r.step;
-      console.log(
-        `group ${g} step ${r.step}/${r.steps} loss ${r.mse.toExponential(3)} psnr ${r.psnr.toFixed(2)} dB ` +
-          `${(r.step / seconds).toFixed(2)} steps/s  elapsed ${((performance.now() - started) / 1000).toFixed(0)} s`,
-      );
-    },
-  );
-  params = result.params;
-  const final = result.reports.at(-1)!.psnr;
-  if (g === 0) firstGroupPsnr = final;
-  else console.log(`group ${g}: reached group 0's ${firstGroupPsnr.toFixed(2)} dB after ${reached ?? `more than ${steps}`} steps (group 0 trained ${args.steps})`);
-}
+const result = await trainGroup(
+  graph,
+  {
+    ...DEFAULT_SCHEDULE,
+    steps: Number(values.steps),
+    lambda: Number(values.lambda),
+    seed: 1,
+    lr: { latents: Number(values['lr-latents'] ?? DEFAULT_SCHEDULE.lr.latents), networks: Number(values['lr-networks'] ?? DEFAULT_SCHEDULE.lr.networks) },
+  },
+  (r) => {
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`step ${r.step} ${r.phase}: ${psnrOfMse(r.distortion).toFixed(2)} dB, ${(r.bits / pixels).toFixed(4)} bpp (latents, estimated), loss ${r.loss.toExponential(3)}, ${seconds.toFixed(0)} s`);
+  },
+);
+console.log(`best: ${psnrOfMse(result.best.distortion).toFixed(2)} dB at ${(result.best.bits / pixels).toFixed(4)} bpp after ${result.best.step} steps`);

@@ -1,46 +1,36 @@
-import type { ActivationShape } from '../gpu/kernels/activation.ts';
-import { DEFAULT_OMEGA } from '../gpu/kernels/activation.ts';
 import { NervError } from '../errors.ts';
 
-const GELU_C = Math.sqrt(2 / Math.PI);
-const GELU_A = 0.044715;
+/** ReLU, or ReLU capped at ARM_HIDDEN_MAX for the context model (its integer twin stays in int32). */
+export type ActivationKind = 'relu' | 'cappedRelu';
 
-function check(shape: ActivationShape, arrays: ArrayLike<number>[]): number {
-  if (!Number.isInteger(shape.count) || shape.count <= 0) throw new NervError('BAD_ARGUMENT', 'activation: count must be a positive integer');
-  for (const a of arrays) if (a.length < shape.count) throw new NervError('BAD_ARGUMENT', 'activation: array shorter than count');
-  return Math.fround(shape.omega ?? DEFAULT_OMEGA);
+export interface ActivationShape {
+  count: number;
+  kind: ActivationKind;
 }
 
-/** GELU (tanh approximation), SiLU or sin(omega x), elementwise. */
-export function activationForwardCpu(x: Float32Array, shape: ActivationShape): Float32Array {
-  const omega = check(shape, [x]);
+export function activationCeiling(kind: ActivationKind, cap: number): number {
+  return kind === 'relu' ? Infinity : cap;
+}
+
+function check(shape: ActivationShape, arrays: ArrayLike<number>[]): void {
+  if (!Number.isInteger(shape.count) || shape.count <= 0) throw new NervError('BAD_ARGUMENT', 'activation: count must be a positive integer');
+  if (shape.kind !== 'relu' && shape.kind !== 'cappedRelu') throw new NervError('BAD_ARGUMENT', `activation: unknown kind ${String(shape.kind)}`);
+  for (const a of arrays) if (a.length < shape.count) throw new NervError('BAD_ARGUMENT', 'activation: array shorter than count');
+}
+
+export function activationForwardCpu(x: Float32Array, shape: ActivationShape, cap: number): Float32Array {
+  check(shape, [x]);
+  const ceiling = activationCeiling(shape.kind, cap);
   const y = new Float32Array(shape.count);
-  for (let i = 0; i < shape.count; i++) {
-    const v = x[i];
-    if (shape.kind === 'gelu') y[i] = 0.5 * v * (1 + Math.tanh(GELU_C * (v + GELU_A * v * v * v)));
-    else if (shape.kind === 'silu') y[i] = v / (1 + Math.exp(-v));
-    else y[i] = Math.sin(omega * v);
-  }
+  for (let i = 0; i < shape.count; i++) y[i] = Math.min(Math.max(x[i], 0), ceiling);
   return y;
 }
 
-/** dx = dy * f'(x). */
-export function activationBackwardCpu(x: Float32Array, dy: Float32Array, shape: ActivationShape): Float32Array {
-  const omega = check(shape, [x, dy]);
+/** dx = dy where 0 < x < ceiling, else 0. */
+export function activationBackwardCpu(x: Float32Array, dy: Float32Array, shape: ActivationShape, cap: number): Float32Array {
+  check(shape, [x, dy]);
+  const ceiling = activationCeiling(shape.kind, cap);
   const dx = new Float32Array(shape.count);
-  for (let i = 0; i < shape.count; i++) {
-    const v = x[i];
-    let d: number;
-    if (shape.kind === 'gelu') {
-      const t = Math.tanh(GELU_C * (v + GELU_A * v * v * v));
-      d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * v * v);
-    } else if (shape.kind === 'silu') {
-      const s = 1 / (1 + Math.exp(-v));
-      d = s * (1 + v * (1 - s));
-    } else {
-      d = omega * Math.cos(omega * v);
-    }
-    dx[i] = dy[i] * d;
-  }
+  for (let i = 0; i < shape.count; i++) dx[i] = x[i] > 0 && x[i] < ceiling ? dy[i] : 0;
   return dx;
 }

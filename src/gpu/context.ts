@@ -2,6 +2,8 @@ import { SHADERS } from './shaders.gen.ts';
 import { NervError } from '../errors.ts';
 
 export type ShaderDefines = Record<string, number | string | boolean>;
+/** Values of a shader's `override` constants (sizes and settings fixed at pipeline creation). */
+export type ShaderConstants = Record<string, number>;
 
 /** One recorded compute dispatch (or a few); the training graph is a static list of these. */
 export interface GpuProgram {
@@ -28,16 +30,20 @@ export class GpuContext {
   }
 
   /**
-   * Compiles shaders/NAME.wgsl with `{{KEY}}` placeholders replaced by `defines`
-   * (sizes become constants so loops unroll and uniform arrays get their length).
+   * Compiles shaders/NAME.wgsl. `defines` fill `{{KEY}}` placeholders (only the generated, unrolled
+   * kernels need them); `constants` set the shader's `override` declarations. With the environment
+   * variable NERVKIT_PRINT_SHADER set (to 1, or to a shader name), the final source and constants of
+   * every new pipeline go to stderr, like tfjs's WEBGPU_PRINT_SHADER.
    */
-  pipeline(name: string, defines: ShaderDefines = {}, entryPoint = 'main'): GPUComputePipeline {
-    const key = `${name}|${entryPoint}|${JSON.stringify(defines)}`;
+  pipeline(name: string, defines: ShaderDefines = {}, entryPoint = 'main', constants: ShaderConstants = {}): GPUComputePipeline {
+    const key = `${name}|${entryPoint}|${JSON.stringify(defines)}|${JSON.stringify(constants)}`;
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
       const code = specializeShader(name, defines);
+      const print = printShaderSetting();
+      if (print && (print === '1' || print === name)) console.error(`// ${name} ${JSON.stringify(constants)}\n${code}`);
       const module = this.device.createShaderModule({ code, label: name });
-      pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint }, label: key });
+      pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint, constants }, label: key });
       this.pipelines.set(key, pipeline);
     }
     return pipeline;
@@ -127,6 +133,15 @@ export class GpuContext {
       this.error = undefined;
       throw error;
     }
+  }
+}
+
+/** NERVKIT_PRINT_SHADER where an environment exists (Node, Deno with --allow-env); browsers have none. */
+function printShaderSetting(): string | undefined {
+  try {
+    return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.NERVKIT_PRINT_SHADER;
+  } catch {
+    return undefined; // Deno without --allow-env throws on access
   }
 }
 

@@ -1,103 +1,166 @@
 import { BadArgumentError, NervError } from '../errors.ts';
-import type { GridSampleShape } from '../cpu/grid.ts';
 
 /**
- * The per-group network, C3/Cool-chic style: learned feature grids over (x, y, t) sampled at every
- * pixel, then a small synthesis network (1x1 layers and one 3x3 convolution) that turns features
- * into RGB. Grids hold the places-tied parameters whose residual against the previous group is
- * zero where the picture does not change; the synthesis network is tiny, so decoding stays cheap.
+ * The model, declared once: every frame of a video is a pyramid of 1-channel latent grids (C3 /
+ * Cool-chic style), upsampled to the pixel grid and turned into colour by a small synthesis network;
+ * the latents' integer symbols are entropy-coded under a Laplace whose mean and scale an
+ * autoregressive context model (ARM) predicts from already decoded neighbours: coarser levels, the
+ * previous frame and, for half of the latents, their four spatial neighbours (checkerboard).
+ *
+ * Latents are tied to places and times, so where the picture does not change a latent equals its
+ * predecessor in the previous frame and, under the context model, costs almost nothing. The GPU
+ * training graph, the CPU decoder, the tensor list, the file's model JSON and MACs/pixel are all
+ * derived from this description (docs/model.md specifies it op by op).
  */
-export interface GridLevel {
-  /** Pixels per grid cell along x and y. */
-  stride: number;
-  channels: number;
-  /** Time samples across the group (1 = static within the group, groupSize = one per frame). */
-  frames: number;
+export type ColourFormat = 'yuv420' | 'rgb';
+export type LayerActivation = 'relu' | 'none';
+
+/** One layer of the synthesis network: a per-pixel (1x1) layer or a 3x3 convolution with zero padding. */
+export interface SynthesisLayer {
+  op: 'dense' | 'conv3';
+  out: number;
+  act: LayerActivation;
 }
 
-export type Activation = 'gelu' | 'silu' | 'sine';
+export type TapSource = 'current' | 'previous' | 'parent';
+
+/**
+ * A context value of the entropy model: a latent of the same level in the same frame ('current'),
+ * of the same level in the previous frame ('previous'), or of the next coarser level in the same
+ * frame ('parent', at (y >> 1) + dy, (x >> 1) + dx). Positions outside the grid read 0.
+ */
+export interface ContextTap {
+  from: TapSource;
+  dy: number;
+  dx: number;
+}
+
+/**
+ * Decoding order inside one level of one frame. 'checkerboard': first the anchors ((x + y) even)
+ * with no 'current' taps, then the rest, whose 'current' taps (the four neighbours) are anchors:
+ * two parallel passes per level. 'raster': one latent at a time in raster order, 'current' taps
+ * must be causal (the ablation's sequential context; a player cannot afford it at high resolution).
+ */
+export type ContextSchedule = 'checkerboard' | 'raster';
+
+export interface ArmDescription {
+  hidden: number[];
+  taps: ContextTap[];
+  schedule: ContextSchedule;
+}
 
 export interface ModelDescription {
+  kind: 'latent-pyramid';
+  /** Name of the preset it came from (informative). */
   profile: string;
   width: number;
   height: number;
   groupSize: number;
-  grids: GridLevel[];
-  /** Widths of the 1x1 hidden layers of the synthesis network. */
-  hidden: number[];
-  activation: Activation;
-  /** Size of the output layer's kernel: 3 (a 3x3 convolution to RGB) or 1 (a per-pixel layer). */
-  outputKernel: 1 | 3;
+  /** Colour the synthesis produces: Y'CbCr with 2x2-averaged chroma, or RGB. */
+  colour: ColourFormat;
+  /** Latent levels; level l has stride firstStride * 2^l. */
+  levels: number;
+  firstStride: number;
+  synthesis: SynthesisLayer[];
+  arm: ArmDescription;
 }
 
-export type TensorKind = 'grid' | 'weight' | 'bias';
+export interface LatentLevel {
+  stride: number;
+  width: number;
+  height: number;
+  /** Offset of this level inside one frame's latents (levels are stored finest first). */
+  offset: number;
+  size: number;
+}
+
+export type TensorKind = 'weight' | 'bias';
+export type TensorRole = 'synthesis' | 'arm';
 
 export interface TensorSpec {
   name: string;
   kind: TensorKind;
+  role: TensorRole;
   shape: number[];
   size: number;
 }
 
+/** ARM fixed point: weights and activations carry 8 fractional bits (docs/model.md, "Entropy model"). */
+export const ARM_FRACTION_BITS = 8;
+/** Log-scale offset: the ARM's second output o1 gives log b = o1 + ARM_LOG_SCALE_SHIFT (small scales at start). */
+export const ARM_LOG_SCALE_SHIFT = -2;
+/** Hidden activations are clamped to [0, ARM_HIDDEN_MAX] (ReLU with a ceiling), so int32 never overflows. */
+export const ARM_HIDDEN_MAX = 255;
+/** Largest latent magnitude: symbols live in [-LATENT_MAX, LATENT_MAX]. */
+export const LATENT_MAX = 2047;
+/** Extra ARM inputs after the taps: "is an anchor" and "no previous frame". */
+export const ARM_FLAG_INPUTS = 2;
+
+const FOUR_NEIGHBOURS: [number, number][] = [[-1, 0], [0, -1], [0, 1], [1, 0]];
+
 export interface Profile {
   name: string;
   description: string;
-  grids: (width: number, height: number, groupSize: number) => GridLevel[];
-  hidden: number[];
-  activation: Activation;
-  outputKernel: 1 | 3;
+  levels: number;
+  firstStride: number;
+  synthesis: SynthesisLayer[];
+  arm: ArmDescription;
 }
+
+const DEFAULT_TAPS: ContextTap[] = [
+  ...FOUR_NEIGHBOURS.map(([dy, dx]) => ({ from: 'current' as const, dy, dx })),
+  { from: 'previous', dy: 0, dx: 0 },
+  ...FOUR_NEIGHBOURS.map(([dy, dx]) => ({ from: 'previous' as const, dy, dx })),
+  { from: 'parent', dy: 0, dx: 0 },
+];
 
 export const PROFILES: Record<string, Profile> = {
   small: {
     name: 'small',
-    // Fine levels hold detail and are shared by two frames (linear in time between samples); the
-    // coarse levels are cheap enough to follow every frame's global changes.
-    description: 'grids at stride 2 and 4 (a time sample every 2 frames) and 8 and 16 (every frame), 2 channels each; synthesis 8-24-24 then a 3x3 convolution to RGB: 1480 MACs/pixel',
-    grids: (_w, _h, g) => [
-      { stride: 2, channels: 2, frames: timeSamples(g, 2) },
-      { stride: 4, channels: 2, frames: timeSamples(g, 2) },
-      { stride: 8, channels: 2, frames: timeSamples(g, 1) },
-      { stride: 16, channels: 2, frames: timeSamples(g, 1) },
+    description: '7 latent levels (stride 1 to 64) per frame; synthesis 16 (1x1, ReLU) -> 3 -> two 3x3 convolutions; context model over 10 neighbours, hidden 8-8',
+    levels: 7,
+    firstStride: 1,
+    synthesis: [
+      { op: 'dense', out: 16, act: 'relu' },
+      { op: 'dense', out: 3, act: 'none' },
+      { op: 'conv3', out: 3, act: 'relu' },
+      { op: 'conv3', out: 3, act: 'none' },
     ],
-    hidden: [24, 24],
-    activation: 'gelu',
-    outputKernel: 3,
-  },
-  pointwise: {
-    name: 'pointwise',
-    description: 'as small, but a per-pixel output layer instead of the 3x3 convolution: 904 MACs/pixel (the ablation)',
-    grids: (w, h, g) => PROFILES.small.grids(w, h, g),
-    hidden: [24, 24],
-    activation: 'gelu',
-    outputKernel: 1,
+    arm: { hidden: [8, 8], taps: DEFAULT_TAPS, schedule: 'checkerboard' },
   },
 };
 
-/** Time samples for a grid: one every `framesPerSample` frames, plus the end point. */
-function timeSamples(groupSize: number, framesPerSample: number): number {
-  return Math.max(1, Math.min(groupSize, Math.ceil((groupSize - 1) / framesPerSample) + 1));
-}
-
+export const DEFAULT_PROFILE = 'small';
 export const MAX_DIMENSION = 16384;
 
-export function describeModel(width: number, height: number, groupSize: number, profileName = 'small'): ModelDescription {
-  const profile = PROFILES[profileName];
-  if (!profile) throw new BadArgumentError(`unknown model profile "${profileName}" (known: ${Object.keys(PROFILES).join(', ')})`);
+export function describeModel(
+  width: number,
+  height: number,
+  groupSize: number,
+  options: { profile?: string; colour?: ColourFormat; overrides?: Partial<Pick<ModelDescription, 'levels' | 'firstStride' | 'synthesis' | 'arm'>> } = {},
+): ModelDescription {
+  const name = options.profile ?? DEFAULT_PROFILE;
+  const profile = PROFILES[name];
+  if (!profile) throw new BadArgumentError(`unknown model profile "${name}" (known: ${Object.keys(PROFILES).join(', ')})`);
   checkFrameSize(width, height);
   if (!Number.isInteger(groupSize) || groupSize < 1 || groupSize > 256) {
     throw new BadArgumentError(`group size must be an integer from 1 to 256, got ${groupSize}`);
   }
-  return {
+  const model: ModelDescription = {
+    kind: 'latent-pyramid',
     profile: profile.name,
     width,
     height,
     groupSize,
-    grids: profile.grids(width, height, groupSize),
-    hidden: [...profile.hidden],
-    activation: profile.activation,
-    outputKernel: profile.outputKernel,
+    colour: options.colour ?? 'yuv420',
+    levels: profile.levels,
+    firstStride: profile.firstStride,
+    synthesis: profile.synthesis.map((l) => ({ ...l })),
+    arm: { hidden: [...profile.arm.hidden], taps: profile.arm.taps.map((t) => ({ ...t })), schedule: profile.arm.schedule },
+    ...structuredClone(options.overrides ?? {}),
   };
+  // Re-validate so an override cannot produce what a file could not hold.
+  return validateModel(JSON.parse(JSON.stringify(model)), { width, height, groupSize });
 }
 
 export function checkFrameSize(width: number, height: number): void {
@@ -108,95 +171,120 @@ export function checkFrameSize(width: number, height: number): void {
   }
 }
 
-export function gridSize(level: GridLevel, width: number, height: number): { gw: number; gh: number } {
-  return { gw: Math.max(2, Math.round(width / level.stride)), gh: Math.max(2, Math.round(height / level.stride)) };
+/** Level l covers stride s = firstStride * 2^l pixels per cell: ceil(width / s) x ceil(height / s) latents. */
+export function latentLevels(model: Pick<ModelDescription, 'width' | 'height' | 'levels' | 'firstStride'>): LatentLevel[] {
+  const levels: LatentLevel[] = [];
+  let offset = 0;
+  for (let l = 0; l < model.levels; l++) {
+    const stride = model.firstStride * 2 ** l;
+    const width = Math.ceil(model.width / stride);
+    const height = Math.ceil(model.height / stride);
+    levels.push({ stride, width, height, offset, size: width * height });
+    offset += width * height;
+  }
+  return levels;
 }
 
-/**
- * The sampling shape of every grid level for a batch of `n` frames: each level writes its channels
- * into its own slice of one feature tensor, in level order.
- */
-export function gridSampleShapes(model: ModelDescription, n: number): GridSampleShape[] {
-  const outChannels = featureChannels(model);
-  let channelOffset = 0;
-  return model.grids.map((level) => {
-    const { gw, gh } = gridSize(level, model.width, model.height);
-    const shape = { n, h: model.height, w: model.width, T: level.frames, Hg: gh, Wg: gw, C: level.channels, outChannels, channelOffset };
-    channelOffset += level.channels;
-    return shape;
-  });
+export function latentsPerFrame(model: ModelDescription): number {
+  return latentLevels(model).reduce((sum, level) => sum + level.size, 0);
 }
 
-export function featureChannels(model: ModelDescription): number {
-  return model.grids.reduce((sum, level) => sum + level.channels, 0);
+export function armInputCount(model: ModelDescription): number {
+  return model.arm.taps.length + ARM_FLAG_INPUTS;
 }
 
-/** Every parameter tensor, in the fixed order used by training, the file and the decoder. */
+/** Channels the synthesis produces: 3 (Y, Cb, Cr or R, G, B). */
+export const OUTPUT_CHANNELS = 3;
+
+/** Every network tensor of a group, in the fixed order used by training, the file and the decoder. */
 export function modelTensors(model: ModelDescription): TensorSpec[] {
   const tensors: TensorSpec[] = [];
-  const add = (name: string, kind: TensorKind, shape: number[]) =>
-    tensors.push({ name, kind, shape, size: shape.reduce((a, b) => a * b, 1) });
-  model.grids.forEach((level, i) => {
-    const { gw, gh } = gridSize(level, model.width, model.height);
-    add(`grid${i}`, 'grid', [level.frames, gh, gw, level.channels]);
+  const add = (name: string, kind: TensorKind, role: TensorRole, shape: number[]) =>
+    tensors.push({ name, kind, role, shape, size: shape.reduce((a, b) => a * b, 1) });
+  let inC = model.levels;
+  model.synthesis.forEach((layer, i) => {
+    add(`syn${i}.weight`, 'weight', 'synthesis', layer.op === 'conv3' ? [3, 3, inC, layer.out] : [inC, layer.out]);
+    add(`syn${i}.bias`, 'bias', 'synthesis', [layer.out]);
+    inC = layer.out;
   });
-  let inC = featureChannels(model);
-  model.hidden.forEach((outC, i) => {
-    add(`fc${i}.weight`, 'weight', [inC, outC]);
-    add(`fc${i}.bias`, 'bias', [outC]);
-    inC = outC;
+  const inputs = armInputCount(model);
+  let armIn = inputs;
+  model.arm.hidden.forEach((width, i) => {
+    add(`arm${i}.weight`, 'weight', 'arm', [armIn, width]);
+    add(`arm${i}.bias`, 'bias', 'arm', [width]);
+    armIn = width;
   });
-  add('out.weight', 'weight', model.outputKernel === 3 ? [3, 3, inC, 3] : [inC, 3]);
-  add('out.bias', 'bias', [3]);
+  add('arm.out.weight', 'weight', 'arm', [armIn, 2]);
+  add('arm.out.bias', 'bias', 'arm', [2]);
+  // A linear path from the context straight to (mu, log-scale), beside the MLP (Cool-chic's stabiliser).
+  add('arm.linear.weight', 'weight', 'arm', [inputs, 2]);
   return tensors;
-}
-
-/**
- * Strides along which a tensor's neighbouring symbols are alike, for the file writer's prediction:
- * a grid's previous time sample, left cell and upper cell. Other tensors have no such structure.
- */
-export function predictionStrides(tensors: TensorSpec[]): number[][] {
-  return tensors.map((t) => {
-    if (t.kind !== 'grid') return [];
-    const [frames, gh, gw, channels] = t.shape;
-    return [...(frames > 1 ? [gh * gw * channels] : []), channels, gw * channels];
-  });
 }
 
 export function parameterCount(model: ModelDescription): number {
   return modelTensors(model).reduce((sum, t) => sum + t.size, 0);
 }
 
-/** Multiply-accumulates per decoded pixel: trilinear grid taps plus the synthesis layers. */
-export function macsPerPixel(model: ModelDescription): number {
-  let macs = model.grids.reduce((sum, level) => sum + level.channels * (level.frames > 1 ? 8 : 4), 0);
-  let inC = featureChannels(model);
-  for (const outC of model.hidden) {
-    macs += inC * outC;
-    inC = outC;
+export interface DecodeCost {
+  /** Bilinear upsampling of the coarser levels. */
+  upsampling: number;
+  synthesis: number;
+  /** The context model, per pixel (per-latent cost times latents per pixel). */
+  entropyModel: number;
+  total: number;
+}
+
+/** Multiply-accumulates per decoded pixel, split by stage. */
+export function decodeCost(model: ModelDescription): DecodeCost {
+  const levels = latentLevels(model);
+  const upsampling = levels.filter((l) => l.stride > 1).length * 4;
+  let synthesis = 0;
+  let inC = model.levels;
+  for (const layer of model.synthesis) {
+    synthesis += (layer.op === 'conv3' ? 9 : 1) * inC * layer.out;
+    inC = layer.out;
   }
-  return macs + model.outputKernel * model.outputKernel * inC * 3;
+  let perLatent = 0;
+  let armIn = armInputCount(model);
+  for (const width of model.arm.hidden) {
+    perLatent += armIn * width;
+    armIn = width;
+  }
+  perLatent += armIn * 2 + armInputCount(model) * 2;
+  const entropyModel = (perLatent * latentsPerFrame(model)) / (model.width * model.height);
+  return { upsampling, synthesis, entropyModel, total: upsampling + synthesis + entropyModel };
 }
 
-/** Grid time coordinate of frame `j` of a group (frames spread evenly over the grid's samples). */
-export function gridTime(level: GridLevel, frameInGroup: number, groupSize: number): number {
-  if (level.frames === 1 || groupSize === 1) return 0;
-  return (frameInGroup * (level.frames - 1)) / (groupSize - 1);
+export function macsPerPixel(model: ModelDescription): number {
+  return Math.round(decodeCost(model).total);
 }
 
-/** Deterministic initial parameters: small random grids (so every layer gets a gradient at step 0), He-scaled layers. */
+/**
+ * Deterministic initial network parameters. Synthesis: uniform He-scaled 1x1 layers; 3x3 layers
+ * start as the identity (a residual block that has learned nothing yet); the last layer's bias is
+ * mid-grey. ARM: small random weights, so the first rates follow the log-scale shift.
+ */
 export function initialParameters(model: ModelDescription, seed: number): Float32Array[] {
   const random = mulberry32(seed);
-  return modelTensors(model).map((spec) => {
+  const uniform = (scale: number) => (random() * 2 - 1) * scale;
+  const specs = modelTensors(model);
+  const lastSynthesisBias = `syn${model.synthesis.length - 1}.bias`;
+  return specs.map((spec) => {
     const values = new Float32Array(spec.size);
-    if (spec.kind === 'grid') {
-      for (let i = 0; i < values.length; i++) values[i] = (random() * 2 - 1) * 0.05;
-    } else if (spec.kind === 'weight') {
-      const fanIn = spec.shape.length === 2 ? spec.shape[0] : spec.shape[0] * spec.shape[1] * spec.shape[2];
-      const scale = Math.sqrt(3 / fanIn);
-      for (let i = 0; i < values.length; i++) values[i] = (random() * 2 - 1) * scale;
-    } else if (spec.name === 'out.bias') {
-      values.fill(0.5); // mid-grey: the first forward pass is already in range
+    if (spec.role === 'synthesis' && spec.kind === 'weight') {
+      if (spec.shape.length === 4) {
+        const [, , inC, outC] = spec.shape;
+        for (let i = 0; i < values.length; i++) values[i] = uniform(0.01);
+        if (inC === outC) for (let c = 0; c < inC; c++) values[((1 * 3 + 1) * inC + c) * outC + c] += 1;
+      } else {
+        const scale = Math.sqrt(6 / spec.shape[0]);
+        for (let i = 0; i < values.length; i++) values[i] = uniform(scale);
+      }
+    } else if (spec.name === lastSynthesisBias) {
+      values.fill(0.5);
+    } else if (spec.role === 'arm' && spec.kind === 'weight') {
+      const scale = 1 / spec.shape[1];
+      for (let i = 0; i < values.length; i++) values[i] = uniform(scale);
     }
     return values;
   });
@@ -213,9 +301,11 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+const TAP_RANGE = 3;
+
 /**
- * Checks an untrusted model description (from a file header) field by field and rebuilds it,
- * so nothing outside the known profile space reaches allocation.
+ * Checks an untrusted model description (from a file header, or built from options) field by field
+ * and rebuilds it, so nothing outside the supported space reaches allocation or a decoder.
  */
 export function validateModel(value: unknown, frame: { width: number; height: number; groupSize: number }): ModelDescription {
   const fail = (why: string): never => {
@@ -223,27 +313,42 @@ export function validateModel(value: unknown, frame: { width: number; height: nu
   };
   if (typeof value !== 'object' || value === null) fail('not an object');
   const m = value as Record<string, unknown>;
+  if (m.kind !== 'latent-pyramid') fail(`unknown model kind ${JSON.stringify(m.kind)}`);
   if (typeof m.profile !== 'string' || m.profile.length > 64) fail('profile');
   if (m.width !== frame.width || m.height !== frame.height || m.groupSize !== frame.groupSize) fail('size differs from the header');
-  const activation = m.activation;
-  if (activation !== 'gelu' && activation !== 'silu' && activation !== 'sine') fail(`unknown activation ${String(activation)}`);
+  if (m.colour !== 'yuv420' && m.colour !== 'rgb') fail(`unknown colour format ${JSON.stringify(m.colour)}`);
   const int = (v: unknown, lo: number, hi: number, what: string): number =>
-    Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi ? (v as number) : fail(`${what} out of range`);
-  if (!Array.isArray(m.grids) || m.grids.length < 1 || m.grids.length > 16) fail('grids');
-  const grids = (m.grids as unknown[]).map((g, i) => {
-    const level = (g ?? {}) as Record<string, unknown>;
-    return {
-      stride: int(level.stride, 1, 1024, `grid ${i} stride`),
-      channels: int(level.channels, 1, 64, `grid ${i} channels`),
-      frames: int(level.frames, 1, frame.groupSize, `grid ${i} frames`),
-    };
+    Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi ? (v as number) : fail(`${what} out of range ${lo}..${hi}`);
+  const firstStride = int(m.firstStride, 1, 2, 'first stride');
+  const levels = int(m.levels, 1, 10, 'levels');
+  if (!Array.isArray(m.synthesis) || m.synthesis.length < 1 || m.synthesis.length > 8) fail('synthesis layers');
+  const synthesis = (m.synthesis as unknown[]).map((raw, i): SynthesisLayer => {
+    const layer = (raw ?? {}) as Record<string, unknown>;
+    if (layer.op !== 'dense' && layer.op !== 'conv3') fail(`synthesis layer ${i}: unknown op ${JSON.stringify(layer.op)}`);
+    if (layer.act !== 'relu' && layer.act !== 'none') fail(`synthesis layer ${i}: unknown activation ${JSON.stringify(layer.act)}`);
+    return { op: layer.op as SynthesisLayer['op'], out: int(layer.out, 1, 64, `synthesis layer ${i} width`), act: layer.act as LayerActivation };
   });
-  if (!Array.isArray(m.hidden) || m.hidden.length < 1 || m.hidden.length > 8) fail('hidden layers');
-  const hidden = (m.hidden as unknown[]).map((w, i) => int(w, 1, 256, `hidden layer ${i} width`));
-  const outputKernel = m.outputKernel;
-  if (outputKernel !== 1 && outputKernel !== 3) fail(`output kernel must be 1 or 3, got ${String(outputKernel)}`);
+  if (synthesis.at(-1)!.out !== OUTPUT_CHANNELS) fail(`the last synthesis layer must have ${OUTPUT_CHANNELS} outputs`);
+  const arm = (m.arm ?? {}) as Record<string, unknown>;
+  if (!Array.isArray(arm.hidden) || arm.hidden.length > 4) fail('context model hidden layers');
+  const hidden = (arm.hidden as unknown[]).map((w, i) => int(w, 1, 32, `context model hidden layer ${i} width`));
+  if (arm.schedule !== 'checkerboard' && arm.schedule !== 'raster') fail(`unknown context schedule ${JSON.stringify(arm.schedule)}`);
+  const schedule = arm.schedule as ContextSchedule;
+  if (!Array.isArray(arm.taps) || arm.taps.length < 1 || arm.taps.length > 32) fail('context taps');
+  const taps = (arm.taps as unknown[]).map((raw, i): ContextTap => {
+    const tap = (raw ?? {}) as Record<string, unknown>;
+    if (tap.from !== 'current' && tap.from !== 'previous' && tap.from !== 'parent') fail(`context tap ${i}: unknown source ${JSON.stringify(tap.from)}`);
+    const dy = int(tap.dy, -TAP_RANGE, TAP_RANGE, `context tap ${i} dy`);
+    const dx = int(tap.dx, -TAP_RANGE, TAP_RANGE, `context tap ${i} dx`);
+    const from = tap.from as TapSource;
+    if (from === 'current') {
+      const causal = schedule === 'raster' ? dy < 0 || (dy === 0 && dx < 0) : Math.abs(dy) + Math.abs(dx) === 1;
+      if (!causal) fail(`context tap ${i} (${dy}, ${dx}) is not decoded yet under the ${schedule} schedule`);
+    }
+    return { from, dy, dx };
+  });
   return {
-    profile: m.profile as string, width: frame.width, height: frame.height, groupSize: frame.groupSize,
-    grids, hidden, activation: activation as Activation, outputKernel: outputKernel as 1 | 3,
+    kind: 'latent-pyramid', profile: m.profile as string, width: frame.width, height: frame.height, groupSize: frame.groupSize,
+    colour: m.colour as ColourFormat, levels, firstStride, synthesis, arm: { hidden, taps, schedule },
   };
 }

@@ -1,44 +1,37 @@
-import { gridSampleForwardCpu } from '../cpu/grid.ts';
 import { denseForwardCpu } from '../cpu/dense.ts';
 import { activationForwardCpu } from '../cpu/activation.ts';
 import { conv3x3ForwardCpu } from '../cpu/conv3x3.ts';
-import { featureChannels, gridSampleShapes, gridTime, type ModelDescription } from './model.ts';
+import { upsampleLatentsCpu } from '../cpu/latents.ts';
+import { ARM_HIDDEN_MAX, OUTPUT_CHANNELS, type ModelDescription } from './model.ts';
+import { modelGeometry, planModel, type ModelPlan } from './layers.ts';
 
 /**
- * The forward pass on the CPU reference kernels: the decoder's fallback where no WebGPU adapter
- * exists, and the oracle the GPU network is tested against.
+ * The synthesis on the CPU reference kernels: one frame's latents [perFrame] in, colour [H * W, 3]
+ * out (unclamped). The decoder's fallback where no WebGPU adapter exists, and the oracle the GPU
+ * graph is tested against.
  */
-export function forwardCpu(model: ModelDescription, params: Float32Array[], frameInGroup: number): Float32Array {
+export function synthesizeCpu(model: ModelDescription, params: Float32Array[], latents: Float32Array, plan: ModelPlan = planModel(model)): Float32Array {
   const { width: w, height: h } = model;
-  const outChannels = featureChannels(model);
-  let features: Float32Array = new Float32Array(w * h * outChannels);
-  gridSampleShapes(model, 1).forEach((shape, i) => {
-    const times = Float32Array.of(gridTime(model.grids[i], frameInGroup, model.groupSize));
-    features = gridSampleForwardCpu(shape, params[i], times, features);
-  });
-  let x: Float32Array = features;
-  let inC = outChannels;
-  let p = model.grids.length;
-  for (const outC of model.hidden) {
-    const pre = denseForwardCpu(x, params[p], params[p + 1], { rows: w * h, inC, outC });
-    x = activationForwardCpu(pre, { count: w * h * outC, kind: model.activation });
-    inC = outC;
-    p += 2;
+  let x = upsampleLatentsCpu(modelGeometry(model), latents, 1);
+  for (const layer of plan.synthesis) {
+    const shape = { n: 1, h, w, rows: w * h, inC: layer.inC, outC: layer.outC };
+    x = layer.op === 'conv3'
+      ? conv3x3ForwardCpu(shape, x, params[layer.weight], params[layer.bias])
+      : denseForwardCpu(x, params[layer.weight], params[layer.bias], shape);
+    if (layer.act === 'relu') x = activationForwardCpu(x, { count: x.length, kind: 'relu' }, ARM_HIDDEN_MAX);
   }
-  return model.outputKernel === 3
-    ? conv3x3ForwardCpu({ n: 1, h, w, inC, outC: 3 }, x, params[p], params[p + 1])
-    : denseForwardCpu(x, params[p], params[p + 1], { rows: w * h, inC, outC: 3 });
+  if (x.length !== w * h * OUTPUT_CHANNELS) throw new Error('synthesis output has the wrong size');
+  return x;
 }
 
-export class CpuRenderer {
-  private params: Float32Array[] = [];
-  constructor(readonly model: ModelDescription) {}
-
-  setParameters(params: Float32Array[]): void {
-    this.params = params;
+/** The float context model on context rows [rows, inputs]: (mu, log-scale before the shift) per row, MLP and linear path summed. */
+export function armForwardCpu(model: ModelDescription, params: Float32Array[], context: Float32Array, plan: ModelPlan = planModel(model)): Float32Array {
+  const rows = context.length / plan.armInputs;
+  let x = context;
+  for (const layer of plan.arm) {
+    x = denseForwardCpu(x, params[layer.weight], params[layer.bias], { rows, inC: layer.inC, outC: layer.outC });
+    if (layer.hidden) x = activationForwardCpu(x, { count: x.length, kind: 'cappedRelu' }, ARM_HIDDEN_MAX);
   }
-
-  async renderToCpu(frameInGroup: number): Promise<Float32Array> {
-    return forwardCpu(this.model, this.params, frameInGroup);
-  }
+  const linear = denseForwardCpu(context, params[plan.armLinear.weight], new Float32Array(2), { rows, inC: plan.armInputs, outC: 2 });
+  return x.map((v, i) => v + linear[i]);
 }

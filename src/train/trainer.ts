@@ -1,189 +1,145 @@
 import { NervError } from '../errors.ts';
-import type { GpuContext } from '../gpu/context.ts';
-import { GpuNetwork } from '../nn/network_gpu.ts';
-import type { ModelDescription, TensorKind } from '../nn/model.ts';
+import type { GroupGraph, GpuSnapshot, TrainMode } from '../nn/graph_gpu.ts';
+import type { QuantizeSettings } from '../cpu/latents.ts';
 
-export interface LearningRates {
-  grid: number;
-  weight: number;
-  bias: number;
-}
-
+/**
+ * How one group is trained (C3 / Cool-chic recipe): a main phase on distortion + lambda * rate with
+ * soft rounding plus noise (temperature and noise annealed, cosine learning rate), then a short
+ * final phase on the true integer latents (straight-through) at a low learning rate, keeping the best
+ * state measured with hard rounding.
+ */
 export interface TrainSchedule {
-  /** Optimisation steps for this group. */
   steps: number;
-  lr: LearningRates;
-  /** Fraction of steps spent warming the learning rate up. */
+  /** Fraction of the steps in the final straight-through phase. */
+  finalFraction: number;
+  lambda: number;
+  lr: { latents: number; networks: number };
+  /** Learning-rate factor of the final phase. */
+  finalLrFactor: number;
+  /** Soft-round temperature and noise level, linearly from start to end over the main phase. */
+  temperature: [number, number];
+  noise: [number, number];
+  /** Fraction of the main phase spent warming the learning rate up. */
   warmup: number;
-  /** Final fraction of steps trained through hard fake quantization (needs quantSteps). */
-  quantAwareFraction: number;
-  /** Read the loss back every this many steps (each read stalls the GPU queue). */
-  logEvery: number;
+  /** Measure (and keep the best state) every this many steps; each read stalls the GPU queue. */
+  evalEvery: number;
   seed: number;
-  /**
-   * Stop once the group reaches this PSNR (dB) through quantization: reaching it plus `quantMarginDb`
-   * in float switches to the quantization-aware phase early, reaching it there ends the group.
-   */
-  stopAtPsnr?: number;
-  quantMarginDb?: number;
+  /** Stop once the hard-rounded distortion reaches this (weighted MSE), checked at each measurement. */
+  stopAtDistortion?: number;
 }
 
-export const DEFAULT_LEARNING_RATES: LearningRates = { grid: 2e-2, weight: 4e-3, bias: 4e-3 };
+export const DEFAULT_SCHEDULE: Omit<TrainSchedule, 'steps' | 'lambda' | 'seed'> = {
+  finalFraction: 0.1,
+  lr: { latents: 0.2, networks: 1e-2 },
+  finalLrFactor: 0.1,
+  temperature: [0.3, 0.1],
+  noise: [0.25, 0.1],
+  warmup: 0.02,
+  evalEvery: 50,
+};
 
 export interface StepReport {
   step: number;
   steps: number;
-  /** Mean over the group's batch slots of each slot's latest loss (MSE on the [0,1] scale). */
-  mse: number;
-  psnr: number;
-  quantized: boolean;
+  phase: 'main' | 'final';
+  /** Weighted MSE (on [0, 1]) of the hard-rounded latents, and their estimated bits. */
+  distortion: number;
+  bits: number;
+  /** distortion + lambda * bits / pixels */
+  loss: number;
+  /** Divergences recovered from so far (each restores the best state and halves the learning rate). */
+  recoveries: number;
 }
 
-/** A group's frames (HWC RGB in [0,1], each width*height*3). */
-export type GroupFrames = Float32Array[];
+export interface TrainResult {
+  reports: StepReport[];
+  best: StepReport;
+  steps: number;
+}
 
-/**
- * Trains one network per group of frames on the GPU. The graph for each batch slot is recorded once;
- * a step is one submit; the CPU reads back only the loss every `logEvery` steps.
- */
-export class GroupTrainer {
-  readonly net: GpuNetwork;
-  private readonly slotIds = new Map<string, number>();
-  private readonly floatGraphs = new Map<number, ReturnType<GpuNetwork['trainPrograms']>>();
-  private readonly quantGraphs = new Map<number, ReturnType<GpuNetwork['trainPrograms']>>();
+const MAX_RECOVERIES = 6;
 
-  constructor(ctx: GpuContext, readonly model: ModelDescription, readonly batch: number) {
-    this.net = new GpuNetwork(ctx, model, batch, { training: true });
-  }
+/** Trains the group loaded in `graph` (latents, networks, targets and context frame already set). */
+export async function trainGroup(graph: GroupGraph, schedule: TrainSchedule, onReport?: (report: StepReport) => void): Promise<TrainResult> {
+  const pixels = graph.groupFrames * graph.model.width * graph.model.height;
+  const mainSteps = Math.max(1, Math.round(schedule.steps * (1 - schedule.finalFraction)));
+  const kinds = graph.plan.tensors.map((t) => t.kind);
+  graph.setLambda(schedule.lambda);
+  graph.resetOptimizer();
+  const reports: StepReport[] = [];
+  let best: { report: StepReport; snapshot: GpuSnapshot } | undefined;
+  let lrScale = 1;
+  let recoveries = 0;
+  let adamStep = 0;
 
-  /** Batch slots covering a group of `count` frames (the last one wraps round to stay full). */
-  slotsFor(frames: GroupFrames): number[] {
-    const count = frames.length;
-    const slots: number[] = [];
-    const pixels = this.model.width * this.model.height * 3;
-    for (let start = 0; start < count; start += this.batch) {
-      const indices = Array.from({ length: this.batch }, (_, k) => (start + k) % count);
-      const target = new Float32Array(pixels * this.batch);
-      indices.forEach((j, k) => target.set(frames[j], k * pixels));
-      const key = indices.join(',');
-      let id = this.slotIds.get(key);
-      if (id === undefined) {
-        id = this.net.addSlot({ frames: indices }, target);
-        this.slotIds.set(key, id);
-      } else {
-        this.net.setSlotTarget(id, target);
-      }
-      slots.push(id);
+  const measure = async (step: number, phase: StepReport['phase']): Promise<StepReport> => {
+    graph.setQuantize({ mode: 'hard', temperature: 0.1, noise: 0, seed: 0 });
+    let distortion = 0;
+    let bits = 0;
+    for (let s = 0; s < graph.slots.length; s++) {
+      graph.evaluate(s);
+      const stats = await graph.readStats(s);
+      distortion += stats.distortion * graph.slots[s].count;
+      bits += stats.bits;
     }
-    return slots;
-  }
+    distortion /= graph.groupFrames;
+    const loss = distortion + (schedule.lambda * bits) / pixels;
+    return { step, steps: schedule.steps, phase, distortion, bits, loss, recoveries };
+  };
 
-  /**
-   * Trains from `init` and returns the float parameters. `quantSteps` (one per tensor) enables the
-   * quantization-aware tail of the schedule. Divergence (NaN, loss blow-up) restarts the group with
-   * half the learning rate, at most three times.
-   */
-  async train(
-    frames: GroupFrames,
-    init: Float32Array[],
-    schedule: TrainSchedule,
-    quantSteps: number[] | undefined,
-    onReport?: (report: StepReport) => void,
-  ): Promise<{ params: Float32Array[]; reports: StepReport[] }> {
-    const slots = this.slotsFor(frames);
-    let lrScale = 1;
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const reports = await this.trainOnce(slots, init, schedule, quantSteps, lrScale, onReport);
-      if (reports) return { params: await this.net.getParameters(), reports };
+  for (let step = 0; step < schedule.steps; step++) {
+    const final = step >= mainSteps;
+    const progress = final ? 1 : step / mainSteps;
+    const lerp = ([a, b]: [number, number]) => a + (b - a) * progress;
+    let factor: number;
+    if (final) {
+      factor = schedule.finalLrFactor * 0.5 * (1 + Math.cos((Math.PI * (step - mainSteps)) / Math.max(1, schedule.steps - mainSteps)));
+    } else {
+      const warm = Math.max(1, Math.floor(mainSteps * schedule.warmup));
+      factor = step < warm ? (step + 1) / warm : 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, mainSteps - warm)));
+    }
+    factor *= lrScale;
+    adamStep++;
+    kinds.forEach((kind, i) => graph.ctx.write(graph.tensorHyper[i], adamHyper(schedule.lr.networks * factor, kind === 'bias' ? 0.9 : 0.9, 0.999, adamStep)));
+    graph.ctx.write(graph.latentHyper, adamHyper(schedule.lr.latents * factor, 0.9, 0.999, adamStep));
+    const mode: TrainMode = final ? 'ste' : 'soft';
+    const settings: QuantizeSettings = { mode, temperature: final ? schedule.temperature[1] : lerp(schedule.temperature), noise: lerp(schedule.noise), seed: (schedule.seed * 7919 + step) >>> 0 };
+    graph.setQuantize(settings);
+    for (let s = 0; s < graph.slots.length; s++) graph.step(s, mode);
+
+    const last = step === schedule.steps - 1;
+    if ((step + 1) % schedule.evalEvery !== 0 && !last) continue;
+    const report = await measure(step + 1, final ? 'final' : 'main');
+    if (!Number.isFinite(report.loss) || (best && report.loss > 4 * best.report.loss + 1e-3)) {
+      // Diverged: back to the best state seen, at half the learning rate, and carry on.
+      if (!best || ++recoveries > MAX_RECOVERIES) {
+        throw new NervError('TRAINING', `training diverged at step ${step + 1} ${best ? `${MAX_RECOVERIES} times` : 'before its first measurement'}`);
+      }
+      graph.restore(best.snapshot);
+      graph.resetOptimizer();
       lrScale /= 2;
+      continue;
     }
-    throw new NervError('TRAINING', 'training diverged four times, even at 1/8 of the learning rate');
-  }
-
-  private async trainOnce(
-    slots: number[],
-    init: Float32Array[],
-    schedule: TrainSchedule,
-    quantSteps: number[] | undefined,
-    lrScale: number,
-    onReport?: (report: StepReport) => void,
-  ): Promise<StepReport[] | undefined> {
-    const net = this.net;
-    net.setParameters(init);
-    net.resetOptimizer();
-    const kinds = net.tensors.map((t) => t.kind);
-    let quantStart = quantSteps ? Math.floor(schedule.steps * (1 - schedule.quantAwareFraction)) : Infinity;
-    if (quantSteps) quantSteps.forEach((step, i) => net.setQuant(i, Float32Array.of(step, 0, 0, 0)));
-    const order = shuffledOrder(slots.length, schedule.seed);
-    // A report averages every slot's latest loss, so every slot must have run since the last one.
-    const logEvery = Math.max(schedule.logEvery, slots.length);
-    const reports: StepReport[] = [];
-    let bestMse = Infinity;
-    for (let step = 0; step < schedule.steps; step++) {
-      const lr = learningRateFactor(step, schedule) * lrScale;
-      kinds.forEach((kind, i) => net.setHyper(i, adamHyperFor(kind, schedule.lr, lr, step + 1)));
-      const slotIndex = order[step % order.length];
-      const slot = slots[slotIndex];
-      const quantized = step >= quantStart;
-      net.ctx.run(this.graph(slot, quantized));
-      if (step % logEvery === logEvery - 1 || step === schedule.steps - 1) {
-        // Each slot's loss buffer holds its latest batch loss: their mean tracks the whole group.
-        const losses = await Promise.all(slots.map((id) => net.readLoss(id)));
-        const mse = losses.reduce((a, b) => a + b, 0) / losses.length;
-        const report: StepReport = { step: step + 1, steps: schedule.steps, mse, psnr: psnrOfMse(mse), quantized };
-        reports.push(report);
-        onReport?.(report);
-        if (!Number.isFinite(mse) || (step > schedule.steps * schedule.warmup && mse > 8 * bestMse + 1e-3)) return undefined;
-        bestMse = Math.min(bestMse, mse);
-        const target = schedule.stopAtPsnr;
-        if (target !== undefined) {
-          if (quantized || !quantSteps) {
-            if (report.psnr >= target) break;
-          } else if (report.psnr >= target + (schedule.quantMarginDb ?? 0)) {
-            quantStart = step + 1;
-          }
-        }
-      }
+    reports.push(report);
+    onReport?.(report);
+    if (!best || report.loss < best.report.loss) {
+      best?.snapshot.params.forEach((b) => b.destroy());
+      best?.snapshot.latents.forEach((b) => b.destroy());
+      best = { report, snapshot: graph.snapshot() };
     }
-    return reports;
+    if (schedule.stopAtDistortion !== undefined && report.distortion <= schedule.stopAtDistortion && final) break;
   }
-
-  private graph(slot: number, quantized: boolean) {
-    const cache = quantized ? this.quantGraphs : this.floatGraphs;
-    let graph = cache.get(slot);
-    if (!graph) {
-      graph = this.net.trainPrograms(slot, quantized);
-      cache.set(slot, graph);
-    }
-    return graph;
-  }
+  graph.restore(best!.snapshot);
+  await graph.ctx.finish();
+  best!.snapshot.params.forEach((b) => b.destroy());
+  best!.snapshot.latents.forEach((b) => b.destroy());
+  return { reports, best: best!.report, steps: reports.at(-1)?.step ?? 0 };
 }
 
-/** Linear warm-up then cosine decay to 5% of the peak. */
-export function learningRateFactor(step: number, schedule: Pick<TrainSchedule, 'steps' | 'warmup'>): number {
-  const warm = Math.max(1, Math.floor(schedule.steps * schedule.warmup));
-  if (step < warm) return (step + 1) / warm;
-  const progress = (step - warm) / Math.max(1, schedule.steps - warm);
-  return 0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * progress));
-}
-
-function adamHyperFor(kind: TensorKind, rates: LearningRates, factor: number, t: number): Float32Array {
-  const beta1 = 0.9;
-  const beta2 = 0.99;
-  return Float32Array.of(rates[kind] * factor, beta1, beta2, 1e-8, 1 / (1 - beta1 ** t), 1 / (1 - beta2 ** t), 0, 1);
+function adamHyper(lr: number, beta1: number, beta2: number, t: number): Float32Array {
+  return Float32Array.of(lr, beta1, beta2, 1e-8, 1 / (1 - beta1 ** t), 1 / (1 - beta2 ** t), 0, 1);
 }
 
 export function psnrOfMse(mse: number): number {
   return mse > 0 ? -10 * Math.log10(mse) : Infinity;
-}
-
-function shuffledOrder(count: number, seed: number): number[] {
-  const order = Array.from({ length: count }, (_, i) => i);
-  let state = (seed * 2654435761) >>> 0 || 1;
-  for (let i = count - 1; i > 0; i--) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    const j = state % (i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
 }

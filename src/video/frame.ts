@@ -1,11 +1,14 @@
 // Core frame types shared by readers, writers, the encoder and the metrics (no node:* imports).
 import { BadArgumentError } from '../errors.ts';
+import type { YuvFrame } from './color.ts';
 
 /** One decoded picture: float RGB, HWC (row-major, 3 channels interleaved), values in [0, 1]. */
 export interface RgbFrame {
   width: number;
   height: number;
   data: Float32Array;
+  /** The planar Y'CbCr samples it was converted from (Y4M and ffmpeg sources): the encoder codes these. */
+  yuv?: YuvFrame;
 }
 
 /** Y'CbCr matrix of the stored video; `bt601` is also what ffmpeg assumes for untagged input. */

@@ -255,7 +255,10 @@ export class Y4mDecoder {
   /** The next complete frame converted to float RGB, or null if more bytes are needed. */
   read(): RgbFrame | null {
     const yuv = this.readYuv();
-    return yuv && yuvToRgb(yuv, this.colorOptions());
+    if (!yuv) return null;
+    const rgb = yuvToRgb(yuv, this.colorOptions());
+    rgb.yuv = yuv;
+    return rgb;
   }
 
   private advanceHeader(): boolean {

@@ -1,0 +1,433 @@
+import type { GpuContext, GpuProgram } from '../gpu/context.ts';
+import { denseForward, denseBackwardInput, denseBackwardParams } from '../gpu/kernels/dense.ts';
+import { activationForward, activationBackward } from '../gpu/kernels/activation.ts';
+import { conv3x3Forward, conv3x3BackwardInput, conv3x3BackwardParams } from '../gpu/kernels/conv3x3.ts';
+import { adamStep } from '../gpu/kernels/adam.ts';
+import {
+  armContext, colourLoss, latentGradient, latentQuantize, latentRate, latentUpsample, latentUpsampleBackward,
+  levelsUniform, quantizeWords, slotWords, tapsUniform, targetFloatsPerFrame,
+} from '../gpu/kernels/latents.ts';
+import type { ContextSpec, LatentGeometry, QuantizeSettings } from '../cpu/latents.ts';
+import { OUTPUT_CHANNELS, type ModelDescription } from './model.ts';
+import { contextSpec, modelGeometry, planModel, type ModelPlan } from './layers.ts';
+
+/**
+ * The synthesis network over `frames` frames of features [frames * H * W, levels]: forward into
+ * `output` [pixels, 3], and (when training) backward into parameter gradients and dFeatures.
+ */
+export class SynthesisGraph {
+  readonly pixels: number;
+  readonly features: GPUBuffer;
+  readonly output: GPUBuffer;
+  private readonly pre: GPUBuffer[];
+  private readonly post: GPUBuffer[];
+  private readonly dPre: GPUBuffer[] = [];
+  private readonly dPost: GPUBuffer[] = [];
+  readonly dFeatures?: GPUBuffer;
+
+  constructor(private readonly ctx: GpuContext, private readonly model: ModelDescription, private readonly plan: ModelPlan, readonly frames: number, training: boolean) {
+    this.pixels = frames * model.width * model.height;
+    this.features = ctx.buffer(this.pixels * model.levels, 'features');
+    this.pre = plan.synthesis.map((l) => ctx.buffer(this.pixels * l.outC, 'synthesis pre-activation'));
+    this.post = plan.synthesis.map((l, i) => (l.act === 'none' ? this.pre[i] : ctx.buffer(this.pixels * l.outC, 'synthesis activation')));
+    this.output = this.post.at(-1)!;
+    if (training) {
+      for (const l of plan.synthesis) {
+        const dPre = ctx.buffer(this.pixels * l.outC, 'synthesis d pre-activation');
+        this.dPre.push(dPre);
+        this.dPost.push(l.act === 'none' ? dPre : ctx.buffer(this.pixels * l.outC, 'synthesis d activation'));
+      }
+      this.dFeatures = ctx.buffer(this.pixels * model.levels, 'd features');
+    }
+  }
+
+  /** d loss / d output: the loss kernel writes here. */
+  get dOutput(): GPUBuffer {
+    return this.dPost.at(-1)!;
+  }
+
+  private shape(i: number) {
+    const l = this.plan.synthesis[i];
+    return { n: this.frames, h: this.model.height, w: this.model.width, rows: this.pixels, inC: l.inC, outC: l.outC };
+  }
+
+  forward(weights: GPUBuffer[]): GpuProgram[] {
+    const programs: GpuProgram[] = [];
+    let input = this.features;
+    this.plan.synthesis.forEach((layer, i) => {
+      const shape = this.shape(i);
+      const buffers = { x: input, w: weights[layer.weight], b: weights[layer.bias], y: this.pre[i] };
+      programs.push(layer.op === 'conv3' ? conv3x3Forward(this.ctx, shape, buffers) : denseForward(this.ctx, shape, buffers));
+      if (layer.act === 'relu') programs.push(activationForward(this.ctx, { count: this.pixels * layer.outC, kind: 'relu' }, { x: this.pre[i], y: this.post[i] }));
+      input = this.post[i];
+    });
+    return programs;
+  }
+
+  backward(weights: GPUBuffer[], grads: GPUBuffer[]): GpuProgram[] {
+    const programs: GpuProgram[] = [];
+    for (let i = this.plan.synthesis.length - 1; i >= 0; i--) {
+      const layer = this.plan.synthesis[i];
+      const shape = this.shape(i);
+      if (layer.act === 'relu') {
+        programs.push(activationBackward(this.ctx, { count: this.pixels * layer.outC, kind: 'relu' }, { x: this.pre[i], dy: this.dPost[i], dx: this.dPre[i] }));
+      }
+      const input = i === 0 ? this.features : this.post[i - 1];
+      const dInput = i === 0 ? this.dFeatures! : this.dPost[i - 1];
+      const params = { x: input, dy: this.dPre[i], dw: grads[layer.weight], db: grads[layer.bias] };
+      const back = { dy: this.dPre[i], w: weights[layer.weight], dx: dInput };
+      if (layer.op === 'conv3') programs.push(conv3x3BackwardParams(this.ctx, shape, params), conv3x3BackwardInput(this.ctx, shape, back));
+      else programs.push(denseBackwardParams(this.ctx, shape, params), denseBackwardInput(this.ctx, shape, back));
+    }
+    return programs;
+  }
+}
+
+/** The context model over `rows` context rows: forward into (mu, log-scale) pairs, backward into dctx. */
+export class ArmGraph {
+  readonly context: GPUBuffer;
+  readonly out: GPUBuffer;
+  readonly linear: GPUBuffer;
+  readonly dOut: GPUBuffer;
+  readonly dctxA: GPUBuffer;
+  readonly dctxB: GPUBuffer;
+  private readonly pre: GPUBuffer[];
+  private readonly post: GPUBuffer[];
+  private readonly dPre: GPUBuffer[];
+  private readonly dPost: GPUBuffer[];
+  private readonly zeroBias: GPUBuffer;
+  private readonly scratchBias: GPUBuffer;
+
+  constructor(private readonly ctx: GpuContext, private readonly plan: ModelPlan, readonly rows: number) {
+    const D = plan.armInputs;
+    this.context = ctx.buffer(rows * D, 'arm context');
+    this.pre = plan.arm.map((l) => ctx.buffer(rows * l.outC, 'arm pre-activation'));
+    this.post = plan.arm.map((l, i) => (l.hidden ? ctx.buffer(rows * l.outC, 'arm activation') : this.pre[i]));
+    this.out = this.pre.at(-1)!;
+    this.linear = ctx.buffer(rows * 2, 'arm linear path');
+    this.dPre = plan.arm.map((l) => ctx.buffer(rows * l.outC, 'arm d pre-activation'));
+    this.dPost = plan.arm.map((l, i) => (l.hidden ? ctx.buffer(rows * l.outC, 'arm d activation') : this.dPre[i]));
+    this.dOut = this.dPost.at(-1)!;
+    this.dctxA = ctx.buffer(rows * D, 'arm d context (MLP)');
+    this.dctxB = ctx.buffer(rows * D, 'arm d context (linear)');
+    this.zeroBias = ctx.buffer(2, 'zero bias');
+    this.scratchBias = ctx.buffer(2, 'unused bias gradient');
+  }
+
+  forward(weights: GPUBuffer[]): GpuProgram[] {
+    const programs: GpuProgram[] = [];
+    let input = this.context;
+    this.plan.arm.forEach((layer, i) => {
+      const shape = { rows: this.rows, inC: layer.inC, outC: layer.outC };
+      programs.push(denseForward(this.ctx, shape, { x: input, w: weights[layer.weight], b: weights[layer.bias], y: this.pre[i] }));
+      if (layer.hidden) programs.push(activationForward(this.ctx, { count: this.rows * layer.outC, kind: 'cappedRelu' }, { x: this.pre[i], y: this.post[i] }));
+      input = this.post[i];
+    });
+    const linear = this.plan.armLinear;
+    programs.push(denseForward(this.ctx, { rows: this.rows, inC: linear.inC, outC: 2 }, { x: this.context, w: weights[linear.weight], b: this.zeroBias, y: this.linear }));
+    return programs;
+  }
+
+  /** From dOut (written by the rate kernel) to parameter gradients, dctxA (MLP) and dctxB (linear path). */
+  backward(weights: GPUBuffer[], grads: GPUBuffer[]): GpuProgram[] {
+    const programs: GpuProgram[] = [];
+    for (let i = this.plan.arm.length - 1; i >= 0; i--) {
+      const layer = this.plan.arm[i];
+      const shape = { rows: this.rows, inC: layer.inC, outC: layer.outC };
+      if (layer.hidden) {
+        programs.push(activationBackward(this.ctx, { count: this.rows * layer.outC, kind: 'cappedRelu' }, { x: this.pre[i], dy: this.dPost[i], dx: this.dPre[i] }));
+      }
+      const input = i === 0 ? this.context : this.post[i - 1];
+      const dInput = i === 0 ? this.dctxA : this.dPost[i - 1];
+      programs.push(
+        denseBackwardParams(this.ctx, shape, { x: input, dy: this.dPre[i], dw: grads[layer.weight], db: grads[layer.bias] }),
+        denseBackwardInput(this.ctx, shape, { dy: this.dPre[i], w: weights[layer.weight], dx: dInput }),
+      );
+    }
+    const linear = this.plan.armLinear;
+    const shape = { rows: this.rows, inC: linear.inC, outC: 2 };
+    programs.push(
+      denseBackwardParams(this.ctx, shape, { x: this.context, dy: this.dOut, dw: grads[linear.weight], db: this.scratchBias }),
+      denseBackwardInput(this.ctx, shape, { dy: this.dOut, w: weights[linear.weight], dx: this.dctxB }),
+    );
+    return programs;
+  }
+}
+
+export type TrainMode = QuantizeSettings['mode'];
+
+interface Slot {
+  first: number;
+  count: number;
+  uniform: GPUBuffer;
+  /** The slot's float latents (what Adam optimises) and Adam's moments for them. */
+  y: GPUBuffer;
+  m: GPUBuffer;
+  v: GPUBuffer;
+  target: GPUBuffer;
+  /** lambda / (the slot's pixels): the rate term's weight. */
+  rate: GPUBuffer;
+  /** [distortion, bits] of the slot's latest step. */
+  stats: GPUBuffer;
+  programs: Map<string, GpuProgram[]>;
+}
+
+/** Stat slots: distortion (weighted MSE on [0, 1]) and the latents' estimated bits. */
+const STAT_DISTORTION = 0;
+const STAT_BITS = 1;
+
+/**
+ * Training graph of one group: latents for `groupFrames` frames (frame 0 of the yhat buffer holds
+ * the previous group's last frame, the context of frame 1), cut into slots of at most
+ * `slotFrames` frames, each trained by its own static list of dispatches; the network tensors are
+ * shared. Everything stays on the GPU; the CPU reads back [distortion, bits] when it asks.
+ */
+export class GroupGraph {
+  readonly geom: LatentGeometry;
+  readonly spec: ContextSpec;
+  readonly plan: ModelPlan;
+  readonly slots: Slot[] = [];
+  readonly params: GPUBuffer[];
+  private readonly grads: GPUBuffer[];
+  private readonly m: GPUBuffer[];
+  private readonly v: GPUBuffer[];
+  readonly tensorHyper: GPUBuffer[];
+  readonly latentHyper: GPUBuffer;
+  private readonly yhat: GPUBuffer;
+  private readonly slope: GPUBuffer;
+  private readonly dRate: GPUBuffer;
+  private readonly latentGrad: GPUBuffer;
+  private readonly dDistortion: GPUBuffer;
+  private readonly levels: GPUBuffer;
+  private readonly taps: GPUBuffer;
+  private readonly quantize: GPUBuffer;
+  private readonly synthesis: SynthesisGraph;
+  private readonly arm: ArmGraph;
+  private previousValid = false;
+
+  constructor(readonly ctx: GpuContext, readonly model: ModelDescription, readonly groupFrames: number, readonly slotFrames: number) {
+    this.geom = modelGeometry(model);
+    this.spec = contextSpec(model);
+    this.plan = planModel(model);
+    const perFrame = this.geom.perFrame;
+    const maxLatents = slotFrames * perFrame;
+    this.params = this.plan.tensors.map((t) => ctx.buffer(t.size, t.name));
+    this.grads = this.plan.tensors.map((t) => ctx.buffer(t.size, `${t.name}.grad`));
+    this.m = this.plan.tensors.map((t) => ctx.buffer(t.size));
+    this.v = this.plan.tensors.map((t) => ctx.buffer(t.size));
+    this.tensorHyper = this.plan.tensors.map(() => ctx.buffer(8, 'adam hyper'));
+    this.latentHyper = ctx.buffer(8, 'latent adam hyper');
+    this.yhat = ctx.buffer((groupFrames + 1) * perFrame, 'yhat');
+    this.slope = ctx.buffer(maxLatents, 'quantizer slope');
+    this.dRate = ctx.buffer(maxLatents, 'd rate');
+    this.latentGrad = ctx.buffer(maxLatents, 'latent gradient');
+    this.dDistortion = ctx.buffer(maxLatents, 'd distortion');
+    this.levels = levelsUniform(ctx, this.geom);
+    this.taps = tapsUniform(ctx, this.spec);
+    this.quantize = ctx.buffer(4, 'quantize settings');
+    this.synthesis = new SynthesisGraph(ctx, model, this.plan, slotFrames, true);
+    this.arm = new ArmGraph(ctx, this.plan, maxLatents);
+    const targetFloats = targetFloatsPerFrame(model);
+    for (let first = 1; first <= groupFrames; first += slotFrames) {
+      const count = Math.min(slotFrames, groupFrames + 1 - first);
+      this.slots.push({
+        first, count,
+        uniform: ctx.upload(slotWords({ first, count, previousValid: false })),
+        y: ctx.buffer(count * perFrame, 'latents'), m: ctx.buffer(count * perFrame), v: ctx.buffer(count * perFrame),
+        target: ctx.buffer(count * targetFloats, 'targets'), rate: ctx.buffer(4, 'rate scale'), stats: ctx.buffer(2, 'stats'),
+        programs: new Map(),
+      });
+    }
+  }
+
+  /** The previous group's last frame (integer symbols), or undefined for a key group (zeros, flagged as missing). */
+  setContextFrame(symbols: Float32Array | undefined): void {
+    this.previousValid = symbols !== undefined;
+    this.ctx.write(this.yhat, symbols ?? new Float32Array(this.geom.perFrame));
+    for (const slot of this.slots) this.ctx.write(slot.uniform, slotWords({ first: slot.first, count: slot.count, previousValid: this.previousValid }));
+  }
+
+  /** Float latents of every frame of the group, frame-major ([groupFrames * perFrame]). */
+  setLatents(values: Float32Array): void {
+    const perFrame = this.geom.perFrame;
+    for (const slot of this.slots) this.ctx.write(slot.y, values.subarray((slot.first - 1) * perFrame, (slot.first - 1 + slot.count) * perFrame));
+  }
+
+  async getLatents(): Promise<Float32Array> {
+    const perFrame = this.geom.perFrame;
+    const out = new Float32Array(this.groupFrames * perFrame);
+    for (const slot of this.slots) out.set(await this.ctx.read(slot.y, slot.count * perFrame), (slot.first - 1) * perFrame);
+    return out;
+  }
+
+  setParameters(values: Float32Array[]): void {
+    values.forEach((v, i) => this.ctx.write(this.params[i], v));
+  }
+
+  async getParameters(): Promise<Float32Array[]> {
+    return Promise.all(this.params.map((b, i) => this.ctx.read(b, this.plan.tensors[i].size).then((v) => v.slice())));
+  }
+
+  /** Source frames of the group in the loss kernel's layout (planar YUV 4:2:0 or interleaved RGB), frame-major. */
+  setTargets(values: Float32Array): void {
+    const perFrame = targetFloatsPerFrame(this.model);
+    for (const slot of this.slots) this.ctx.write(slot.target, values.subarray((slot.first - 1) * perFrame, (slot.first - 1 + slot.count) * perFrame));
+  }
+
+  resetOptimizer(): void {
+    this.plan.tensors.forEach((t, i) => {
+      this.ctx.write(this.m[i], new Float32Array(t.size));
+      this.ctx.write(this.v[i], new Float32Array(t.size));
+    });
+    for (const slot of this.slots) {
+      const zeros = new Float32Array(slot.count * this.geom.perFrame);
+      this.ctx.write(slot.m, zeros);
+      this.ctx.write(slot.v, zeros);
+    }
+  }
+
+  setQuantize(settings: QuantizeSettings): void {
+    this.ctx.write(this.quantize, new Uint32Array(quantizeWords(settings)));
+  }
+
+  /** lambda: loss = distortion + lambda * bits / pixels. */
+  setLambda(lambda: number): void {
+    for (const slot of this.slots) {
+      const pixels = slot.count * this.model.width * this.model.height;
+      this.ctx.write(slot.rate, Float32Array.of(lambda / pixels, 0, 0, 0));
+    }
+  }
+
+  /** One optimisation step on a slot ('hard' trains only the networks: rounding has no gradient). */
+  step(slotIndex: number, mode: TrainMode): void {
+    this.ctx.run(this.programs(slotIndex, mode === 'hard' ? 'train-networks' : 'train'));
+  }
+
+  /** Forward, loss and rate only (whatever quantize mode is set), for measuring without training. */
+  evaluate(slotIndex: number): void {
+    this.ctx.run(this.programs(slotIndex, 'evaluate'));
+  }
+
+  async readStats(slotIndex: number): Promise<{ distortion: number; bits: number }> {
+    const [distortion, bits] = await this.ctx.read(this.slots[slotIndex].stats, 2);
+    return { distortion, bits };
+  }
+
+  /** Copies of every trainable buffer, for keeping the best state seen. */
+  snapshot(): GpuSnapshot {
+    const encoder = this.ctx.device.createCommandEncoder();
+    const copy = (b: GPUBuffer) => {
+      const c = this.ctx.device.createBuffer({ size: b.size, usage: b.usage });
+      encoder.copyBufferToBuffer(b, 0, c, 0, b.size);
+      return c;
+    };
+    const snapshot = { params: this.params.map(copy), latents: this.slots.map((s) => copy(s.y)) };
+    this.ctx.device.queue.submit([encoder.finish()]);
+    return snapshot;
+  }
+
+  restore(snapshot: GpuSnapshot): void {
+    const encoder = this.ctx.device.createCommandEncoder();
+    snapshot.params.forEach((b, i) => encoder.copyBufferToBuffer(b, 0, this.params[i], 0, b.size));
+    snapshot.latents.forEach((b, i) => encoder.copyBufferToBuffer(b, 0, this.slots[i].y, 0, b.size));
+    this.ctx.device.queue.submit([encoder.finish()]);
+  }
+
+  private programs(slotIndex: number, kind: 'train' | 'train-networks' | 'evaluate'): GpuProgram[] {
+    const slot = this.slots[slotIndex];
+    let programs = slot.programs.get(kind);
+    if (!programs) {
+      programs = this.build(slot, kind);
+      slot.programs.set(kind, programs);
+    }
+    return programs;
+  }
+
+  private build(slot: Slot, kind: 'train' | 'train-networks' | 'evaluate'): GpuProgram[] {
+    const { ctx, geom, spec, model } = this;
+    const frames = slot.count;
+    const synthesis = slot.count === this.slotFrames ? this.synthesis : new SynthesisGraph(ctx, model, this.plan, frames, true);
+    const arm = slot.count === this.slotFrames ? this.arm : new ArmGraph(ctx, this.plan, frames * geom.perFrame);
+    const programs: GpuProgram[] = [
+      latentQuantize(ctx, geom, frames, { y: slot.y, settings: this.quantize, slot: slot.uniform, yhat: this.yhat, slope: this.slope }),
+      latentUpsample(ctx, geom, frames, { latents: this.yhat, levels: this.levels, slot: slot.uniform, features: synthesis.features }),
+      ...synthesis.forward(this.params),
+      colourLoss(ctx, { colour: model.colour, frames, width: model.width, height: model.height }, { pred: synthesis.output, target: slot.target, grad: synthesis.dOutput, stats: slot.stats }, STAT_DISTORTION),
+      armContext(ctx, geom, spec, frames, { latents: this.yhat, levels: this.levels, taps: this.taps, slot: slot.uniform, context: arm.context }),
+      ...arm.forward(this.params),
+      latentRate(ctx, geom, frames, {
+        yhat: this.yhat, mlp: arm.out, linear: arm.linear, slot: slot.uniform, rate: slot.rate, dOut: arm.dOut, dRate: this.dRate, stats: slot.stats,
+      }, STAT_BITS),
+    ];
+    if (kind === 'evaluate') return programs;
+    programs.push(...synthesis.backward(this.params, this.grads), ...arm.backward(this.params, this.grads));
+    this.plan.tensors.forEach((t, i) => {
+      programs.push(adamStep(ctx, { count: t.size }, { param: this.params[i], grad: this.grads[i], m: this.m[i], v: this.v[i], hyper: this.tensorHyper[i] }));
+    });
+    if (kind === 'train') {
+      programs.push(
+        latentUpsampleBackward(ctx, geom, frames, { dFeatures: synthesis.dFeatures!, levels: this.levels, dLatents: this.dDistortion }),
+        latentGradient(ctx, geom, spec, frames, {
+          dDistortion: this.dDistortion, dRate: this.dRate, dctxA: arm.dctxA, dctxB: arm.dctxB, slope: this.slope,
+          levels: this.levels, taps: this.taps, slot: slot.uniform, grad: this.latentGrad,
+        }),
+        adamStep(ctx, { count: frames * geom.perFrame }, { param: slot.y, grad: this.latentGrad, m: slot.m, v: slot.v, hyper: this.latentHyper }),
+      );
+    }
+    return programs;
+  }
+}
+
+export interface GpuSnapshot {
+  params: GPUBuffer[];
+  latents: GPUBuffer[];
+}
+
+/**
+ * Decoding on the GPU: integer latents of one frame in, synthesized colour [H * W, 3] out (unclamped).
+ * The same kernels as training, so the encoder's closed-loop PSNR is the decoder's.
+ */
+export class SynthesisRenderer {
+  private readonly geom: LatentGeometry;
+  private readonly latents: GPUBuffer;
+  private readonly slotUniform: GPUBuffer;
+  private readonly levels: GPUBuffer;
+  private readonly graph: SynthesisGraph;
+  readonly params: GPUBuffer[];
+  private programs?: GpuProgram[];
+
+  constructor(readonly ctx: GpuContext, readonly model: ModelDescription) {
+    const plan = planModel(model);
+    this.geom = modelGeometry(model);
+    this.latents = ctx.buffer(2 * this.geom.perFrame, 'frame latents');
+    // Frame 1 of a two-frame buffer: the upsampling kernel addresses frames from the slot's first.
+    this.slotUniform = ctx.upload(slotWords({ first: 1, count: 1, previousValid: false }));
+    this.levels = levelsUniform(ctx, this.geom);
+    this.graph = new SynthesisGraph(ctx, model, plan, 1, false);
+    this.params = plan.tensors.map((t) => ctx.buffer(t.size, t.name));
+  }
+
+  get output(): GPUBuffer {
+    return this.graph.output;
+  }
+
+  setParameters(values: Float32Array[]): void {
+    values.forEach((v, i) => this.ctx.write(this.params[i], v));
+  }
+
+  /** Runs the synthesis of one frame's latents; the result stays in `output`. */
+  render(latents: Float32Array): GPUBuffer {
+    this.ctx.write(this.latents, latents, this.geom.perFrame);
+    this.programs ??= [
+      latentUpsample(this.ctx, this.geom, 1, { latents: this.latents, levels: this.levels, slot: this.slotUniform, features: this.graph.features }),
+      ...this.graph.forward(this.params),
+    ];
+    this.ctx.run(this.programs);
+    return this.graph.output;
+  }
+
+  async renderToCpu(latents: Float32Array): Promise<Float32Array> {
+    this.render(latents);
+    return (await this.ctx.read(this.graph.output, this.model.width * this.model.height * OUTPUT_CHANNELS)).slice();
+  }
+}
