@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { gzipSync } from 'node:zlib';
 import { BadArgumentError } from '../src/errors.ts';
-import { NervFormatError } from '../src/format/errors.ts';
+import { NervFormatError } from '../src/errors.ts';
 import { MAX_SYMBOL } from '../src/quant/quantize.ts';
 import { decodeTensor, encodeTensor, tensorModel } from '../src/entropy/tensor.ts';
 import { laplaceWeights, levelOf, levelWeight, normalizeFrequencies, PROB_SCALE } from '../src/entropy/tables.ts';

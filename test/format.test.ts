@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { BadArgumentError } from '../src/errors.ts';
 import { encodeTensor } from '../src/entropy/tensor.ts';
 import { crc32 } from '../src/format/crc32.ts';
-import { NervFormatError, type NervFormatErrorKind } from '../src/format/errors.ts';
+import { NervFormatError, type NervFormatErrorKind } from '../src/errors.ts';
 import {
   NERV_LIMITS,
   NervGroupDecoder,

@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { open } from '../decode/video.ts';
 import { describeNerv } from '../format/index.ts';
-import { psnr, psnrYuv, msSsim } from '../metrics/index.ts';
+import { psnr, psnrYuv, psnrYuvPlanes, msSsim } from '../metrics/index.ts';
 import { openVideo, writeVideo } from '../video/node-io.ts';
 import type { RgbFrame } from '../video/frame.ts';
-import { rgba8ToRgb } from '../video/color.ts';
 import { NervError } from '../errors.ts';
 
 /** The bytes of a file, or an IO error naming it. */
@@ -26,14 +25,19 @@ export async function infoCommand(file: string, flags: { json?: boolean }): Prom
     return;
   }
   const i = video.info;
+  const c = i.decodeCost;
+  const networkBytes = Object.values(parts.tensors).reduce((a, b) => a + b, 0);
+  const share = (n: number) => `${n} (${((100 * n) / i.byteLength).toFixed(1)}%)`;
+  const colour = i.colour === 'yuv420' ? `Y'CbCr 4:2:0 ${i.colorSpace} ${i.colorRange} range` : 'RGB';
   const lines = [
     `${file}: .nerv format version ${i.version}`,
-    `  video      ${i.width}x${i.height}, ${i.frameCount} frames at ${i.fps.num}/${i.fps.den} fps, ${i.colorSpace}`,
-    `  model      profile ${i.profile}, ${i.parameterCount} parameters, ${i.macsPerPixel} MACs/pixel`,
-    `  groups     ${i.groupCount} of ${i.groupSize} frames, a key group every ${i.keyInterval}`,
+    `  video      ${i.width}x${i.height}, ${i.frameCount} frames at ${i.fps.num}/${i.fps.den} fps, ${colour}`,
+    `  model      profile ${i.profile}, ${i.parameterCount} network parameters, lambda ${i.lambda}`,
+    `  decode     ${i.macsPerPixel} MACs/pixel (synthesis ${Math.round(c.synthesis)}, upsampling ${Math.round(c.upsampling)}, entropy model ${Math.round(c.entropyModel)})`,
+    `  groups     ${i.groupCount} of ${i.groupSize} frames, a key group every ${i.keyInterval}; ${parts.networkGroups} carry networks`,
     `  size       ${i.byteLength} bytes, ${i.bpp.toFixed(4)} bpp`,
-    `  bytes      header ${parts.header}, index ${parts.index}, chunk framing ${parts.chunkOverhead}`,
-    ...Object.entries(parts.tensors).map(([name, n]) => `             ${name.padEnd(12)} ${n}`),
+    `  bytes      latents ${share(parts.latents)}, networks ${share(networkBytes)}, header+index ${share(parts.header + parts.index)}, framing ${share(parts.chunkOverhead)}`,
+    ...Object.entries(parts.tensors).map(([name, n]) => `             ${name.padEnd(18)} ${n}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -42,7 +46,11 @@ export async function decodeCommand(flags: { input: string; output: string; cpu?
   const video = await open(await readNerv(flags.input), { backend: flags.cpu ? 'cpu' : 'auto' });
   const { width, height, fps, colorSpace } = video.info;
   async function* rgbFrames(): AsyncGenerator<RgbFrame> {
-    for await (const rgba of video.frames()) yield rgba8ToRgb(rgba, width, height);
+    for (let i = 0; i < video.info.frameCount; i++) {
+      // Y'CbCr files keep their own samples, so a Y4M output needs no RGB round trip.
+      const { rgb, yuv } = await video.frameSamples(i);
+      yield { width, height, data: rgb, yuv };
+    }
   }
   await writeVideo(flags.output, { width, height, fps, colorSpace: colorSpace === 'bt709' ? 'bt709' : 'bt601', frameCount: video.info.frameCount, source: flags.input }, rgbFrames());
 }
@@ -55,8 +63,11 @@ export async function evalCommand(flags: { input: string; ref: string; json?: bo
   try {
     let index = 0;
     for await (const ref of reference.frames()) {
-      const decoded = rgba8ToRgb(await video.frame(index), width, height);
-      frames.push({ frame: index, psnr: psnr(decoded, ref), psnrYuv: psnrYuv(decoded, ref).weighted, msSsim: msSsim(decoded, ref) });
+      const samples = await video.frameSamples(index);
+      const decoded = { width, height, data: samples.rgb };
+      // Y'CbCr files are compared on their own planes against the source's (no RGB round trip).
+      const yuv = samples.yuv && ref.yuv?.chroma === '420' ? psnrYuvPlanes(samples.yuv, ref.yuv) : psnrYuv(decoded, ref);
+      frames.push({ frame: index, psnr: psnr(decoded, ref), psnrYuv: yuv.weighted, msSsim: msSsim(decoded, ref) });
       if (++index === frameCount) break;
     }
   } finally {

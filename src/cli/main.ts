@@ -3,7 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT_CODES, reportError, UsageError } from './errors.ts';
-import { PROFILES } from '../nn/model.ts';
+import { DEFAULT_PROFILE, PROFILES } from '../nn/model.ts';
+import { ENCODE_DEFAULTS, PRESETS } from '../encode/encode.ts';
 import { encodeCommand } from './encode.ts';
 import { decodeCommand, evalCommand, infoCommand } from './inspect.ts';
 
@@ -24,13 +25,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--scale <WxH>', 'resize frames to W x H first (needs ffmpeg)', frameSize)
     .addOption(new Option('--size <bytes>', 'target file size, e.g. 200k or 1.5M (k = 1000 bytes)').argParser(byteSize).conflicts(['bpp', 'psnr']))
     .addOption(new Option('--bpp <bits>', 'target bits per pixel (file bytes * 8 / (width * height * frames))').argParser(positiveNumber).conflicts(['psnr']))
-    .option('--psnr <dB>', 'target PSNR: stop training a group once it is reached (after quantization)', positiveNumber)
-    .option('--quant-loss <dB>', 'PSNR the weight quantization may cost (larger: smaller file)', positiveNumber, 0.25)
-    .option('--steps <n>', 'training steps for the first group', positiveInt, 1500)
-    .option('--later-steps <n>', 'training steps for each later group (default: steps / 3)', positiveInt)
-    .option('--group <n>', 'frames per group', positiveInt, 8)
-    .addOption(new Option('--profile <name>', 'model profile').choices(Object.keys(PROFILES)).default('small'))
-    .option('--key-interval <n>', 'a key group every N groups', positiveInt, 16)
+    .option('--psnr <dB>', 'target PSNR (YUV 6:1:1 for Y\'CbCr sources, RGB otherwise)', positiveNumber)
+    .addOption(new Option('--lambda <value>', 'rate-distortion trade-off: loss = distortion + lambda * bits per pixel (larger: smaller file)').argParser(positiveNumber).conflicts(['size', 'bpp', 'psnr']))
+    .addOption(new Option('--preset <name>', 'training effort').choices(Object.keys(PRESETS)).default(ENCODE_DEFAULTS.preset))
+    .option('--steps <n>', 'training steps for a key group (default: from the preset)', positiveInt)
+    .option('--later-steps <n>', 'training steps for a predicted group (default: from the preset)', positiveInt)
+    .option('--group <n>', 'frames per group', positiveInt, ENCODE_DEFAULTS.groupSize)
+    .addOption(new Option('--profile <name>', 'model profile').choices(Object.keys(PROFILES)).default(DEFAULT_PROFILE))
+    .option('--key-interval <n>', 'a key group every N groups', positiveInt, ENCODE_DEFAULTS.keyInterval)
     .option('--seed <n>', 'random seed (same seed, same backend: same file)', nonNegativeInt, 1)
     .option('--json', 'print a machine-readable summary on stdout')
     .action(encodeCommand);

@@ -1,64 +1,97 @@
 import { BadArgumentError, NervError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
-import { describeModel, initialParameters, macsPerPixel, modelTensors, parameterCount, predictionStrides, type ModelDescription, type TensorSpec } from '../nn/model.ts';
-import { GpuRenderer } from '../nn/evaluate.ts';
-import { GroupTrainer, DEFAULT_LEARNING_RATES, type LearningRates, type StepReport } from '../train/trainer.ts';
-import { quantize, dequantize } from '../quant/quantize.ts';
+import { describeModel, initialParameters, latentsPerFrame, LATENT_MAX, macsPerPixel, modelTensors, parameterCount, type ColourFormat, type ModelDescription, type TensorSpec } from '../nn/model.ts';
+import { GroupGraph, SynthesisRenderer } from '../nn/graph_gpu.ts';
+import { DEFAULT_SCHEDULE, psnrOfMse, trainGroup, type StepReport } from '../train/trainer.ts';
 import { encodeTensor } from '../entropy/tensor.ts';
-import { writeNerv, type NervHeader } from '../format/index.ts';
-import { framePsnr, meanPsnr } from '../metrics/psnr.ts';
+import { latentCoder } from '../entropy/latents.ts';
+import { armTensorsOf, dequantizeTensors, quantizeTensor } from '../quant/networks.ts';
+import { encodeHeaderBody, writeNerv, type NervColorRange, type NervColorSpace, type NervGroup, type NervHeader, type QuantizedTensor } from '../format/nerv.ts';
+import { colourLossCpu, roundSymbol } from '../cpu/latents.ts';
+import { synthesisToRgb, synthesisToYuv420 } from '../decode/output.ts';
+import { framePsnr, meanPsnr, meanYuvPsnr, psnrYuvPlanes, type YuvPsnr } from '../metrics/psnr.ts';
+import { yuvToRgb } from '../video/color.ts';
 import type { RgbFrame } from '../video/frame.ts';
+import { frameTargets } from './targets.ts';
+import { groupShare, nextLambda, targetMet, type GroupTarget, type RatePoint } from './rate.ts';
+
+/** Training effort, like x264's presets: steps for a key group and for a predicted group. */
+export const PRESETS = {
+  fast: { keySteps: 300, laterSteps: 100 },
+  medium: { keySteps: 1000, laterSteps: 300 },
+  slow: { keySteps: 3000, laterSteps: 1000 },
+} as const;
+export type Preset = keyof typeof PRESETS;
+
+export const ENCODE_DEFAULTS = {
+  groupSize: 8,
+  keyInterval: 4,
+  preset: 'medium' as Preset,
+  lambda: 0.002,
+  seed: 1,
+};
 
 export interface EncodeOptions {
-  /** Frames per group (one network each). */
+  /** Frames per group (trained together; one latent pyramid per frame). */
   groupSize?: number;
-  /** A key group, coded without reference to the previous one, every this many groups. */
+  /** A key group (new networks, no reference to earlier frames) every this many groups. */
   keyInterval?: number;
-  profile?: string;
-  /** Training steps for the first group of each key interval; later groups start from their predecessor. */
+  preset?: Preset;
+  /** Override the preset's steps for key groups and for predicted groups. */
   steps?: number;
-  /** Training steps for predicted groups. */
   laterSteps?: number;
-  /**
-   * Aim the file at this many bytes (needs `expectedFrames`). The quantization steps chosen on the
-   * first group are scaled until that group costs its share; later groups are usually cheaper (their
-   * residuals), so the file lands at or somewhat below the target.
-   */
+  /** The rate-distortion trade-off: loss = distortion + lambda * bits / pixels. Larger: smaller file. */
+  lambda?: number;
+  /** Aim the whole file at this many bytes (needs `expectedFrames`): lambda is searched group by group. */
   targetBytes?: number;
-  /** How many frames the input will yield (for `targetBytes`). */
+  /** How many frames the input holds (for `targetBytes`). */
   expectedFrames?: number;
-  /** Stop training each group once its decoded PSNR would reach this (dB); steps stay the upper bound. */
+  profile?: string;
+  /** Code RGB even when the frames carry 4:2:0 planes (default: the source's own colour format). */
+  colour?: ColourFormat;
+  /** Search lambda so every group decodes at this PSNR or a little above (dB: YUV 6:1:1, or RGB for RGB files). */
   targetPsnr?: number;
-  /** Frames per training step. */
-  batch?: number;
-  /** PSNR the weight quantization may cost on the first group, in dB; larger steps mean fewer bytes. */
-  quantizationLossDb?: number;
-  learningRates?: Partial<LearningRates>;
   seed?: number;
+  /** Global index of the first group (a segment of a longer video): seeds follow it, so segments match a whole encode. */
+  firstGroup?: number;
   fps?: { num: number; den: number };
-  colorSpace?: 'bt601' | 'bt709' | 'srgb';
+  colorSpace?: NervColorSpace;
+  colorRange?: NervColorRange;
   onProgress?: (event: EncodeProgress) => void;
 }
 
 export interface EncodeProgress {
   group: number;
-  phase: 'train' | 'quantize' | 'done';
+  /** 'search': a rate-control pass re-trains the group at another lambda (`steps` more steps of work). */
+  phase: 'train' | 'search' | 'quantize' | 'done';
   step: number;
   steps: number;
+  /** Distortion so far as PSNR (dB, hard-rounded latents; decoded PSNR when phase is 'done'). */
   psnr: number;
+  /** Latents' estimated bits per pixel so far (file bpp when phase is 'done'). */
+  bpp: number;
 }
 
 export interface GroupReport {
   group: number;
   frames: number;
   key: boolean;
-  /** Optimisation steps actually run (a PSNR target can end a group early). */
+  /** Steps run, rate-control passes included. */
   steps: number;
-  floatPsnr: number;
-  /** PSNR of the frames the decoder will produce (quantized weights, 8-bit output). */
+  lambda: number;
+  /** Rate-control passes (each re-trains the group at a new lambda). */
+  passes: number;
+  /** Training's best state: distortion as PSNR and estimated latent bits. */
+  trainedPsnr: number;
+  estimatedLatentBits: number;
+  /** Decoded PSNR (mean of frames): YUV 6:1:1 for yuv420 files, RGB otherwise. */
   psnr: number;
+  psnrRgb: number;
   framePsnr: number[];
-  trainSeconds: number;
+  framePsnrRgb: number[];
+  latentBytes: number;
+  networkBytes: number;
+  seconds: number;
   reports: StepReport[];
 }
 
@@ -66,138 +99,401 @@ export interface EncodeResult {
   bytes: Uint8Array;
   model: ModelDescription;
   groups: GroupReport[];
-  quantSteps: number[];
   parameterCount: number;
   macsPerPixel: number;
   frameCount: number;
+  lambda: number;
+  /** Mean decoded PSNR over frames: YUV 6:1:1 for yuv420 files, RGB otherwise. */
   psnr: number;
+  psnrRgb: number;
+  psnrYuv?: YuvPsnr;
   bpp: number;
+  /** Asked vs reached, when a size or PSNR target was given. */
+  targets: { bytes?: { asked: number; reached: number }; psnr?: { asked: number; missedGroups: number[] } };
+  warnings: string[];
 }
 
-export const ENCODE_DEFAULTS = {
-  groupSize: 8,
-  keyInterval: 16,
-  profile: 'small',
-  steps: 1500,
-  batch: 2,
-  quantizationLossDb: 0.25,
-  seed: 1,
-};
+interface CodingState {
+  model: ModelDescription;
+  specs: TensorSpec[];
+  renderer: SynthesisRenderer;
+  graphs: Map<number, GroupGraph>;
+  /** How the source's Y'CbCr maps to RGB (for the RGB PSNR of yuv420 files). */
+  colorOptions: { colorSpace: 'bt601' | 'bt709'; colorRange: NervColorRange };
+  /** What the decoder holds after the previous group: its network tensors and last frame's latents. */
+  tensors?: QuantizedTensor[];
+  lastLatents?: Int32Array;
+}
 
 /**
- * Encodes frames group by group (never holding more than one group): train, choose quantization
- * steps on the first group, fine-tune through fake quantization, quantize, and measure the decoded
- * frames exactly as the decoder will produce them.
+ * Encodes frames group by group (holding one group at a time): train latents and networks on
+ * distortion + lambda * rate, quantize the networks, entropy-code the latents with the quantized
+ * context model, and measure the decoded frames exactly as the decoder will produce them. With a
+ * size or PSNR target, each group searches lambda (re-training from where it is) until it lands.
  */
 export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> | AsyncIterable<RgbFrame>, options: EncodeOptions = {}): Promise<EncodeResult> {
   const groupSize = options.groupSize ?? ENCODE_DEFAULTS.groupSize;
   const keyInterval = options.keyInterval ?? ENCODE_DEFAULTS.keyInterval;
-  const steps = options.steps ?? ENCODE_DEFAULTS.steps;
-  const laterSteps = options.laterSteps ?? Math.ceil(steps / 3);
-  const batch = Math.min(options.batch ?? ENCODE_DEFAULTS.batch, groupSize);
+  const presetName = options.preset ?? ENCODE_DEFAULTS.preset;
+  const preset = PRESETS[presetName];
+  if (!preset) throw new BadArgumentError(`unknown preset "${String(presetName)}" (known: ${Object.keys(PRESETS).join(', ')})`);
+  const keySteps = options.steps ?? preset.keySteps;
+  const laterSteps = options.laterSteps ?? preset.laterSteps;
   const seed = options.seed ?? ENCODE_DEFAULTS.seed;
-  const lossBudget = options.quantizationLossDb ?? ENCODE_DEFAULTS.quantizationLossDb;
-  const lr = { ...DEFAULT_LEARNING_RATES, ...options.learningRates };
-  if (options.targetBytes !== undefined && !(options.expectedFrames! >= 1)) {
-    throw new BadArgumentError('a target size needs the number of frames the input holds (expectedFrames)');
-  }
-  for (const [name, value, min] of [['keyInterval', keyInterval, 1], ['steps', steps, 1], ['laterSteps', laterSteps, 1], ['batch', batch, 1]] as const) {
+  const firstGroup = options.firstGroup ?? 0;
+  for (const [name, value, min] of [['groupSize', groupSize, 1], ['keyInterval', keyInterval, 1], ['steps', keySteps, 1], ['laterSteps', laterSteps, 1], ['firstGroup', firstGroup, 0]] as const) {
     if (!Number.isInteger(value) || value < min) throw new BadArgumentError(`${name} must be an integer >= ${min}, got ${value}`);
   }
+  const targets = [options.lambda, options.targetBytes, options.targetPsnr].filter((v) => v !== undefined).length;
+  if (targets > 1) throw new BadArgumentError('give one of lambda, targetBytes and targetPsnr');
+  let lambda = options.lambda ?? ENCODE_DEFAULTS.lambda;
+  if (!(lambda > 0) || !Number.isFinite(lambda)) throw new BadArgumentError(`lambda must be a positive number, got ${lambda}`);
+  if (options.targetBytes !== undefined) {
+    if (!(options.targetBytes >= 1)) throw new BadArgumentError(`targetBytes must be at least 1, got ${options.targetBytes}`);
+    if (!(options.expectedFrames! >= 1)) throw new BadArgumentError('a target size needs the number of frames the input holds (expectedFrames)');
+  }
+  if (options.targetPsnr !== undefined && !(options.targetPsnr > 0)) throw new BadArgumentError(`targetPsnr must be positive, got ${options.targetPsnr}`);
 
-  let model: ModelDescription | undefined;
-  let tensors: TensorSpec[] = [];
-  let trainer: GroupTrainer | undefined;
-  let renderer: GpuRenderer | undefined;
-  let previous: Float32Array[] | undefined;
-  let quantSteps: number[] | undefined;
-  const coded: { key: boolean; tensors: { symbols: Int32Array; step: number }[] }[] = [];
+  let state: CodingState | undefined;
+  const groups: NervGroup[] = [];
   const reports: GroupReport[] = [];
+  const warnings: string[] = [];
   let frameCount = 0;
+  let yuvScores: YuvPsnr[] = [];
+  let spent = 0;
+  let fixedBytes = 0;
+  /** Cost of a predicted frame relative to a key frame, measured as groups come in. */
+  let predictedWeight = 0.5;
+  let keyFrameCost: number | undefined;
 
   for await (const group of groupsOf(frames, groupSize)) {
     const k = reports.length;
-    if (!model) {
-      model = describeModel(group[0].width, group[0].height, groupSize, options.profile ?? ENCODE_DEFAULTS.profile);
-      tensors = modelTensors(model);
-      trainer = new GroupTrainer(ctx, model, batch);
-      renderer = new GpuRenderer(ctx, model);
+    if (!state) {
+      const colour = options.colour ?? (group[0].yuv?.chroma === '420' ? 'yuv420' : 'rgb');
+      const model = describeModel(group[0].width, group[0].height, groupSize, { profile: options.profile, colour });
+      const colorOptions = { colorSpace: options.colorSpace === 'bt709' ? 'bt709' as const : 'bt601' as const, colorRange: options.colorRange ?? 'limited' };
+      state = { model, specs: modelTensors(model), renderer: new SynthesisRenderer(ctx, model), graphs: new Map(), colorOptions };
+      if (options.targetBytes !== undefined) fixedBytes = containerBytes(state, Math.ceil(options.expectedFrames! / groupSize), groupSize, keyInterval);
     }
     for (const frame of group) {
-      if (frame.width !== model.width || frame.height !== model.height) {
-        throw new NervError('BAD_INPUT', `frame ${frameCount} is ${frame.width}x${frame.height}, the video is ${model.width}x${model.height}`);
+      if (frame.width !== state.model.width || frame.height !== state.model.height) {
+        throw new NervError('BAD_INPUT', `frame ${frameCount} is ${frame.width}x${frame.height}, the video is ${state.model.width}x${state.model.height}`);
       }
+      if (state.model.colour === 'yuv420' && frame.yuv?.chroma !== '420') throw new NervError('BAD_INPUT', `frame ${frameCount} has no 4:2:0 planes, unlike the first frame`);
       frameCount++;
     }
-    const targets = group.map((f) => f.data);
     const key = k % keyInterval === 0;
-    const started = performance.now();
-    const report = (phase: EncodeProgress['phase']) => (r: StepReport) =>
-      options.onProgress?.({ group: k, phase, step: r.step, steps: r.steps, psnr: r.psnr });
-    const init = previous ?? initialParameters(model, seed);
-    const groupSteps = previous ? laterSteps : steps;
-    const schedule = {
-      steps: groupSteps, lr, warmup: previous ? 0.02 : 0.05, quantAwareFraction: 0.3, logEvery: 50, seed: seed + k,
-      stopAtPsnr: options.targetPsnr, quantMarginDb: lossBudget,
-    };
-    let params: Float32Array[];
-    let stepReports: StepReport[];
-    let floatPsnr: number;
-    let stepsRun: number;
-    if (!quantSteps) {
-      // The first group has no quantization steps yet: train in float, search the steps, then fine-tune quantized.
-      ({ params, reports: stepReports } = await trainer!.train(targets, init, { ...schedule, quantAwareFraction: 0, stopAtPsnr: targetPlus(options.targetPsnr, lossBudget) }, undefined, report('train')));
-      floatPsnr = await groupPsnr(renderer!, params, group);
-      quantSteps = await searchQuantSteps(renderer!, tensors, params, group, lossBudget);
-      if (options.targetBytes !== undefined) {
-        const groups = Math.ceil(options.expectedFrames! / groupSize);
-        const fixedCost = 600 + 64 * tensors.length; // header, index and chunk framing, roughly
-        quantSteps = scaleStepsToBytes(params, quantSteps, Math.max(1, (options.targetBytes - fixedCost) / groups));
-      }
-      options.onProgress?.({ group: k, phase: 'quantize', step: 0, steps: 0, psnr: floatPsnr });
-      const tune = { ...schedule, steps: Math.max(20, Math.ceil(groupSteps / 4)), lr: scaleRates(lr, 0.25), warmup: 0, quantAwareFraction: 1 };
-      const tuned = await trainer!.train(targets, params, tune, quantSteps, report('train'));
-      params = tuned.params;
-      stepsRun = lastStep(stepReports) + lastStep(tuned.reports);
-      stepReports = [...stepReports, ...tuned.reports];
-    } else {
-      ({ params, reports: stepReports } = await trainer!.train(targets, init, schedule, quantSteps, report('train')));
-      stepsRun = lastStep(stepReports);
-      floatPsnr = NaN;
+    let target: GroupTarget = { kind: 'lambda' };
+    if (options.targetBytes !== undefined) {
+      const remaining = remainingFrames(options.expectedFrames!, frameCount - group.length, groupSize, keyInterval);
+      const budget = options.targetBytes - fixedBytes - spent;
+      const last = frameCount >= options.expectedFrames!;
+      target = { kind: 'bytes', bytes: Math.max(1, last ? budget : groupShare(budget, group.length, key, remaining, predictedWeight)), tolerance: last ? 0.03 : 0.05 };
+    } else if (options.targetPsnr !== undefined) {
+      target = { kind: 'psnr', psnr: options.targetPsnr, tolerance: 0.3 };
     }
-    const symbols = params.map((p, i) => quantize(p, quantSteps![i]));
-    const decoded = symbols.map((s, i) => dequantize(s, quantSteps![i]));
-    const perFrame = await framePsnrs(renderer!, decoded, group);
-    const psnr = meanPsnr(perFrame);
-    if (Number.isNaN(floatPsnr)) floatPsnr = await groupPsnr(renderer!, params, group);
-    coded.push({ key, tensors: symbols.map((s, i) => ({ symbols: s, step: quantSteps![i] })) });
-    reports.push({
-      group: k, frames: group.length, key, steps: stepsRun, floatPsnr, psnr, framePsnr: perFrame,
-      trainSeconds: (performance.now() - started) / 1000, reports: stepReports,
+    const coded = await encodeGroup(ctx, state, group, {
+      key, k, steps: key ? keySteps : laterSteps, lambda, seed: seed + firstGroup + k, keyInterval, target, onProgress: options.onProgress,
     });
-    options.onProgress?.({ group: k, phase: 'done', step: groupSteps, steps: groupSteps, psnr });
-    previous = decoded;
+    groups.push(coded.group);
+    reports.push(coded.report);
+    yuvScores = yuvScores.concat(coded.yuv);
+    const groupBytes = coded.report.latentBytes + coded.report.networkBytes;
+    spent += groupBytes;
+    if (key) keyFrameCost = groupBytes / group.length;
+    else if (keyFrameCost) predictedWeight = Math.min(1, Math.max(0.05, groupBytes / group.length / keyFrameCost));
+    // The next group starts from the lambda this one settled on.
+    lambda = coded.report.lambda;
   }
-  if (!model) throw new NervError('BAD_INPUT', 'the input has no frames');
+  if (!state) throw new NervError('BAD_INPUT', 'the input has no frames');
 
+  const model = state.model;
   const header: NervHeader = {
     width: model.width,
     height: model.height,
     frameCount,
     fps: options.fps ?? { num: 25, den: 1 },
-    colorSpace: options.colorSpace ?? 'bt601',
+    colorSpace: model.colour === 'rgb' ? 'srgb' : (options.colorSpace ?? 'bt601'),
+    colorRange: options.colorRange ?? 'limited',
     groupSize,
     keyInterval,
+    lambda: reports[0].lambda,
     model,
-    tensors: tensors.map((t) => ({ name: t.name, size: t.size })),
   };
-  const bytes = writeNerv(header, coded, { predictionStrides: predictionStrides(tensors) });
+  const bytes = writeNerv(header, groups);
   const allFrames = reports.flatMap((r) => r.framePsnr);
-  return {
-    bytes, model, groups: reports, quantSteps: quantSteps!, frameCount,
+  const rgbFrames = reports.flatMap((r) => r.framePsnrRgb);
+  const result: EncodeResult = {
+    bytes, model, groups: reports, frameCount, lambda: reports[0].lambda,
     parameterCount: parameterCount(model), macsPerPixel: macsPerPixel(model),
-    psnr: meanPsnr(allFrames), bpp: (bytes.length * 8) / (model.width * model.height * frameCount),
+    psnr: meanPsnr(allFrames),
+    psnrRgb: meanPsnr(rgbFrames),
+    psnrYuv: yuvScores.length ? meanYuvPsnr(yuvScores) : undefined,
+    bpp: (bytes.length * 8) / (model.width * model.height * frameCount),
+    targets: {},
+    warnings,
   };
+  if (options.targetBytes !== undefined) {
+    result.targets.bytes = { asked: options.targetBytes, reached: bytes.length };
+    const off = bytes.length / options.targetBytes - 1;
+    if (Math.abs(off) > 0.05) warnings.push(`the file is ${bytes.length} bytes, ${(100 * off).toFixed(1)}% off the target of ${options.targetBytes}`);
+  }
+  if (options.targetPsnr !== undefined) {
+    const missed = reports.filter((r) => r.psnr < options.targetPsnr!).map((r) => r.group);
+    result.targets.psnr = { asked: options.targetPsnr, missedGroups: missed };
+    if (missed.length) warnings.push(`group${missed.length > 1 ? 's' : ''} ${missed.join(', ')} decode${missed.length > 1 ? '' : 's'} below the target of ${options.targetPsnr} dB (${missed.map((g) => reports[g].psnr.toFixed(2)).join(', ')} dB)`);
+  }
+  return result;
+}
+
+/** Bytes of everything but the groups' coded contents: preamble, header, index, per-chunk framing. */
+function containerBytes(state: CodingState, groups: number, groupSize: number, keyInterval: number): number {
+  const header = encodeHeaderBody({
+    width: state.model.width, height: state.model.height, frameCount: 1, fps: { num: 1, den: 1 }, colorSpace: 'bt601', colorRange: 'limited',
+    groupSize, keyInterval, lambda: 0, model: state.model,
+  }).length;
+  const perChunk = 4 + 1 + 3; // CRC, flags, latent length
+  const perKeyChunk = state.specs.length * 7; // flags, step, coded length
+  return 16 + header + 4 + 4 + groups * (9 + perChunk) + Math.ceil(groups / keyInterval) * perKeyChunk;
+}
+
+function remainingFrames(total: number, done: number, groupSize: number, keyInterval: number): { keyFrames: number; predictedFrames: number } {
+  let keyFrames = 0;
+  let predictedFrames = 0;
+  for (let start = done; start < total; start += groupSize) {
+    const frames = Math.min(groupSize, total - start);
+    if (Math.floor(start / groupSize) % keyInterval === 0) keyFrames += frames;
+    else predictedFrames += frames;
+  }
+  return { keyFrames, predictedFrames };
+}
+
+interface GroupSettings {
+  key: boolean;
+  k: number;
+  steps: number;
+  lambda: number;
+  seed: number;
+  keyInterval: number;
+  target: GroupTarget;
+  onProgress?: (event: EncodeProgress) => void;
+}
+
+/** A rate-control pass re-trains for this fraction of the group's steps, from where training left it. */
+const SEARCH_PASS_FRACTION = 0.4;
+const MAX_SEARCH_PASSES = 3;
+
+interface CodedAttempt {
+  point: RatePoint;
+  symbols: Int32Array[];
+  tensors: QuantizedTensor[];
+  latents: Uint8Array;
+  networkBytes: number;
+  framePsnrs: number[];
+  rgbPsnrs: number[];
+  yuv: YuvPsnr[];
+  trained: { steps: number; distortion: number; bits: number; reports: StepReport[] };
+}
+
+async function encodeGroup(
+  ctx: GpuContext,
+  state: CodingState,
+  frames: RgbFrame[],
+  settings: GroupSettings,
+): Promise<{ group: NervGroup; report: GroupReport; yuv: YuvPsnr[] }> {
+  const { model } = state;
+  const { key, k } = settings;
+  const started = performance.now();
+  const perFrame = latentsPerFrame(model);
+  const pixels = frames.length * model.width * model.height;
+  let graph = state.graphs.get(frames.length);
+  if (!graph) {
+    graph = new GroupGraph(ctx, model, frames.length, frames.length);
+    state.graphs.set(frames.length, graph);
+  }
+  const targets = frameTargets(model, frames);
+  graph.setTargets(targets);
+  const context = key ? undefined : state.lastLatents;
+  graph.setContextFrame(context ? Float32Array.from(context) : undefined);
+  graph.setParameters(key ? initialParameters(model, settings.seed) : dequantizeTensors(state.tensors!));
+  // A predicted group starts where the previous one ended: its last frame's latents in every frame.
+  const init = new Float32Array(frames.length * perFrame);
+  if (context) for (let j = 0; j < frames.length; j++) init.set(context, j * perFrame);
+  graph.setLatents(init);
+
+  const points: RatePoint[] = [];
+  let lambda = settings.lambda;
+  let best: CodedAttempt | undefined;
+  let steps = 0;
+  for (let pass = 0; ; pass++) {
+    const passSteps = pass === 0 ? settings.steps : Math.max(10, Math.round(settings.steps * SEARCH_PASS_FRACTION));
+    const phase = pass === 0 ? 'train' : 'search';
+    if (pass > 0) settings.onProgress?.({ group: k, phase, step: 0, steps: passSteps, psnr: best!.point.psnr, bpp: (best!.point.bytes * 8) / pixels });
+    const attempt = await trainAndCode(state, graph, frames, targets, context, settings, { lambda, steps: passSteps, phase, pixels });
+    steps += attempt.trained.steps;
+    points.push(attempt.point);
+    if (!best || closer(settings.target, attempt.point, best.point)) best = attempt;
+    if (targetMet(settings.target, attempt.point) || pass >= MAX_SEARCH_PASSES) break;
+    lambda = nextLambda(settings.target, points);
+  }
+  const chosen = best!;
+  state.tensors = chosen.tensors;
+  state.lastLatents = chosen.symbols[chosen.symbols.length - 1];
+  const report: GroupReport = {
+    group: k, frames: frames.length, key, steps, lambda: chosen.point.lambda, passes: points.length - 1,
+    trainedPsnr: psnrOfMse(chosen.trained.distortion), estimatedLatentBits: chosen.trained.bits,
+    psnr: chosen.point.psnr, psnrRgb: meanPsnr(chosen.rgbPsnrs), framePsnr: chosen.framePsnrs, framePsnrRgb: chosen.rgbPsnrs,
+    latentBytes: chosen.latents.length, networkBytes: chosen.networkBytes,
+    seconds: (performance.now() - started) / 1000, reports: chosen.trained.reports,
+  };
+  settings.onProgress?.({ group: k, phase: 'done', step: settings.steps, steps: settings.steps, psnr: report.psnr, bpp: (chosen.point.bytes * 8) / pixels });
+  return { group: { key, tensors: key ? chosen.tensors : undefined, latents: chosen.latents }, report, yuv: chosen.yuv };
+}
+
+/** Is `a` a better outcome than `b` for the target? (Met beats missed; then the closer one.) */
+function closer(target: GroupTarget, a: RatePoint, b: RatePoint): boolean {
+  if (target.kind === 'lambda') return true;
+  const metA = targetMet(target, a);
+  const metB = targetMet(target, b);
+  if (metA !== metB) return metA;
+  if (target.kind === 'bytes') return Math.abs(Math.log(a.bytes / target.bytes)) < Math.abs(Math.log(b.bytes / target.bytes));
+  // PSNR: reaching the target matters more than overshooting it.
+  if ((a.psnr >= target.psnr) !== (b.psnr >= target.psnr)) return a.psnr >= target.psnr;
+  return Math.abs(a.psnr - target.psnr) < Math.abs(b.psnr - target.psnr);
+}
+
+/** Trains the loaded group at `lambda` (continuing from the graph's state), codes it and measures the decoded frames. */
+async function trainAndCode(
+  state: CodingState,
+  graph: GroupGraph,
+  frames: RgbFrame[],
+  targets: Float32Array,
+  context: Int32Array | undefined,
+  settings: GroupSettings,
+  pass: { lambda: number; steps: number; phase: 'train' | 'search'; pixels: number },
+): Promise<CodedAttempt> {
+  const { model, specs } = state;
+  const { key, k } = settings;
+  const perFrame = latentsPerFrame(model);
+  const trained = await trainGroup(
+    graph,
+    {
+      ...DEFAULT_SCHEDULE,
+      steps: pass.steps,
+      lambda: pass.lambda,
+      seed: settings.seed,
+      // Predicted groups keep the key group's networks: they cost nothing to send again.
+      lr: { latents: DEFAULT_SCHEDULE.lr.latents, networks: key ? DEFAULT_SCHEDULE.lr.networks : 0 },
+    },
+    (r) => settings.onProgress?.({ group: k, phase: pass.phase, step: r.step, steps: r.steps, psnr: psnrOfMse(r.distortion), bpp: r.bits / pass.pixels }),
+  );
+  const floatLatents = await graph.getLatents();
+  const symbols = Array.from({ length: frames.length }, (_, j) =>
+    Int32Array.from(floatLatents.subarray(j * perFrame, (j + 1) * perFrame), (v) => Math.max(-LATENT_MAX, Math.min(LATENT_MAX, roundSymbol(v)))),
+  );
+  let tensors: QuantizedTensor[];
+  let networkBytes = 0;
+  if (key) {
+    settings.onProgress?.({ group: k, phase: 'quantize', step: trained.steps, steps: pass.steps, psnr: psnrOfMse(trained.best.distortion), bpp: trained.best.bits / pass.pixels });
+    // Networks serve the whole key interval: their bits are spread over its pixels.
+    const servedPixels = settings.keyInterval * pass.pixels;
+    tensors = await chooseNetworkSteps(state, await graph.getParameters(), symbols, targets, context, pass.lambda, servedPixels);
+    networkBytes = tensors.reduce((sum, t) => sum + encodeTensor(t.symbols).length, 0);
+  } else {
+    tensors = state.tensors!;
+  }
+  const latents = latentCoder(model, armTensorsOf(specs, tensors)).encode(symbols, context).bytes;
+
+  // Closed loop: decode the group exactly as a decoder will, and measure it.
+  state.renderer.setParameters(dequantizeTensors(tensors));
+  const framePsnrs: number[] = [];
+  const rgbPsnrs: number[] = [];
+  const yuv: YuvPsnr[] = [];
+  for (let j = 0; j < frames.length; j++) {
+    const out = await state.renderer.renderToCpu(Float32Array.from(symbols[j]));
+    if (model.colour === 'yuv420') {
+      const decoded = synthesisToYuv420(out, model.width, model.height);
+      const score = psnrYuvPlanes(decoded, frames[j].yuv!);
+      yuv.push(score);
+      framePsnrs.push(score.weighted);
+      rgbPsnrs.push(framePsnr(yuvToRgb(decoded, state.colorOptions).data, frames[j].data));
+    } else {
+      const p = framePsnr(synthesisToRgb(out), frames[j].data);
+      framePsnrs.push(p);
+      rgbPsnrs.push(p);
+    }
+  }
+  return {
+    point: { lambda: pass.lambda, bytes: latents.length + networkBytes, psnr: meanPsnr(framePsnrs) },
+    symbols, tensors, latents, networkBytes, framePsnrs, rgbPsnrs, yuv,
+    trained: { steps: trained.steps, distortion: trained.best.distortion, bits: trained.best.bits, reports: trained.reports },
+  };
+}
+
+/** Candidate steps: powers of two (context-model steps must be; synthesis steps may be, and code well so). */
+const SYNTHESIS_SHIFTS = [4, 5, 6, 7, 8, 9, 10, 11, 12];
+const ARM_SHIFTS = [3, 4, 5, 6, 7, 8];
+/** Frames of a group the step search measures on (a sample keeps it quick; the rest behave alike). */
+const SEARCH_FRAMES = 2;
+
+/**
+ * Per network tensor, the quantization step that minimises distortion + lambda * rate, one tensor
+ * at a time (the others at their current choice), starting from the finest steps. Synthesis steps
+ * change the distortion (measured by rendering sample frames); context-model steps change the
+ * latents' bits (counted exactly by the fixed-point coder); both change the tensor's own bits.
+ */
+async function chooseNetworkSteps(
+  state: CodingState,
+  params: Float32Array[],
+  symbols: Int32Array[],
+  targets: Float32Array,
+  context: Int32Array | undefined,
+  lambda: number,
+  servedPixels: number,
+): Promise<QuantizedTensor[]> {
+  const { model, specs, renderer } = state;
+  const sample = symbols.length <= SEARCH_FRAMES ? symbols.map((_, j) => j) : [0, symbols.length - 1];
+  const targetFloats = targets.length / symbols.length;
+  const groupPixels = symbols.length * model.width * model.height;
+  const sampleScale = symbols.length / sample.length;
+  const tensors = specs.map((spec, i) => quantizeTensor(spec, params[i], 2 ** -(spec.role === 'arm' ? ARM_SHIFTS.at(-1)! : SYNTHESIS_SHIFTS.at(-1)!)));
+  const distortion = async () => {
+    renderer.setParameters(dequantizeTensors(tensors));
+    let sum = 0;
+    for (const j of sample) {
+      const out = await renderer.renderToCpu(Float32Array.from(symbols[j]));
+      sum += colourLossCpu(model.colour, { n: 1, width: model.width, height: model.height }, out, targets.subarray(j * targetFloats, (j + 1) * targetFloats)).loss;
+    }
+    return sum / sample.length;
+  };
+  const latentBits = () => {
+    const coder = latentCoder(model, armTensorsOf(specs, tensors));
+    // The sample's first frame is coded with its true previous frame as context.
+    return sample.reduce((sum, j) => sum + coder.bits([symbols[j]], j === 0 ? context : symbols[j - 1]), 0) * sampleScale;
+  };
+  const networkBits = (i: number) => encodeTensor(tensors[i].symbols).length * 8;
+  let d = await distortion();
+  let latent = latentBits();
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i];
+    const shifts = spec.role === 'arm' ? ARM_SHIFTS : SYNTHESIS_SHIFTS;
+    let bestCost = d + (lambda * latent) / groupPixels + (lambda * networkBits(i)) / servedPixels;
+    let best = tensors[i];
+    for (const shift of shifts.slice(0, -1)) {
+      tensors[i] = quantizeTensor(spec, params[i], 2 ** -shift);
+      const trialD = spec.role === 'synthesis' ? await distortion() : d;
+      const trialLatent = spec.role === 'arm' ? latentBits() : latent;
+      const cost = trialD + (lambda * trialLatent) / groupPixels + (lambda * networkBits(i)) / servedPixels;
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = tensors[i];
+        d = trialD;
+        latent = trialLatent;
+      }
+    }
+    tensors[i] = best;
+  }
+  return tensors;
 }
 
 async function* groupsOf(frames: Iterable<RgbFrame> | AsyncIterable<RgbFrame>, size: number): AsyncGenerator<RgbFrame[]> {
@@ -210,90 +506,4 @@ async function* groupsOf(frames: Iterable<RgbFrame> | AsyncIterable<RgbFrame>, s
     }
   }
   if (group.length) yield group;
-}
-
-async function framePsnrs(renderer: GpuRenderer, params: Float32Array[], group: RgbFrame[]): Promise<number[]> {
-  renderer.setParameters(params);
-  const out: number[] = [];
-  for (let j = 0; j < group.length; j++) {
-    const rgb = await renderer.renderToCpu(j);
-    out.push(framePsnr(rgb, group[j].data));
-  }
-  return out;
-}
-
-async function groupPsnr(renderer: GpuRenderer, params: Float32Array[], group: RgbFrame[]): Promise<number> {
-  return meanPsnr(await framePsnrs(renderer, params, group));
-}
-
-/** A phase reports at its last step, so its last report tells how many steps it ran. */
-function lastStep(reports: StepReport[]): number {
-  return reports.at(-1)?.step ?? 0;
-}
-
-function targetPlus(target: number | undefined, margin: number): number | undefined {
-  return target === undefined ? undefined : target + margin;
-}
-
-function scaleRates(rates: LearningRates, factor: number): LearningRates {
-  return { grid: rates.grid * factor, weight: rates.weight * factor, bias: rates.bias * factor };
-}
-
-/**
- * Per tensor, the coarsest power-of-two step (relative to the tensor's spread) whose quantization alone
- * costs at most an equal share of the PSNR budget. Steps then stay fixed for the whole video, so later
- * groups' symbols can be coded as residuals against their predecessors'.
- */
-async function searchQuantSteps(
-  renderer: GpuRenderer,
-  tensors: TensorSpec[],
-  params: Float32Array[],
-  group: RgbFrame[],
-  budgetDb: number,
-): Promise<number[]> {
-  const share = budgetDb / tensors.length;
-  const probe = group.filter((_, j) => j % 2 === 0);
-  const base = await groupPsnr(renderer, params, probe);
-  const steps: number[] = [];
-  for (let i = 0; i < tensors.length; i++) {
-    const spread = Math.max(rms(params[i]), 1e-6);
-    let chosen = spread / 4096;
-    for (let shift = 1; shift <= 12; shift++) {
-      const step = spread / 2 ** shift;
-      const trial = params.slice();
-      trial[i] = dequantize(quantize(params[i], step), step);
-      const psnr = await groupPsnr(renderer, trial, probe);
-      if (base - psnr <= share) {
-        chosen = step;
-        break;
-      }
-    }
-    steps.push(chosen);
-  }
-  return steps;
-}
-
-/**
- * Scales every step by one factor 2^s, bisecting s so the coded tensors of a group take about
- * `bytesPerGroup`. Coarser steps never cost more bytes, so the search is monotone.
- */
-function scaleStepsToBytes(params: Float32Array[], steps: number[], bytesPerGroup: number): number[] {
-  const scaled = (shift: number) => steps.map((step) => step * 2 ** shift);
-  const cost = (shift: number) =>
-    scaled(shift).reduce((sum, step, i) => sum + encodeTensor(quantize(params[i], step)).length, 0);
-  let fine = -8;
-  let coarse = 12;
-  if (cost(fine) <= bytesPerGroup) return scaled(fine);
-  for (let i = 0; i < 14; i++) {
-    const middle = (fine + coarse) / 2;
-    if (cost(middle) > bytesPerGroup) fine = middle;
-    else coarse = middle;
-  }
-  return scaled(coarse);
-}
-
-function rms(values: Float32Array): number {
-  let sum = 0;
-  for (const v of values) sum += v * v;
-  return Math.sqrt(sum / Math.max(1, values.length));
 }

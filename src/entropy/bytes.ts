@@ -1,5 +1,5 @@
 /** Little helpers for building and parsing byte strings with bounds checks and typed errors. */
-import { NervFormatError, type NervFormatErrorKind } from '../format/errors.ts';
+import { NervFormatError, type NervFormatErrorKind } from '../errors.ts';
 
 /** Growable little-endian byte builder. */
 export class ByteWriter {

@@ -5,7 +5,7 @@
  * hold them exactly and a C decoder can use uint64): Math.exp/log differ between engines, and a
  * single different frequency would make an independent decoder desynchronise.
  */
-import { NervFormatError } from '../format/errors.ts';
+import { NervFormatError } from '../errors.ts';
 
 /** rANS probability precision: frequencies sum to 2^15. 15 bits keeps near-deterministic symbols
  * (an all-but-zero residual) cheap, and the 32 Ki-entry decode table stays small (64 KB). */
@@ -121,8 +121,8 @@ function powQ(r: number, e: number): number {
  * the exact mass of their value range, (1 - P(0)) * r^(lo-1) * (1 - r^len). Signs are coded apart
  * with probability 1/2.
  */
-export function laplaceWeights(split: number, zeroCode: number, decayCode: number): Float64Array {
-  const size = alphabetSize(split, MAGNITUDE_BITS);
+export function laplaceWeights(split: number, zeroCode: number, decayCode: number, valueBits: number = MAGNITUDE_BITS): Float64Array {
+  const size = alphabetSize(split, valueBits);
   const weights = new Float64Array(size);
   const r = decayCode * 1024;
   const nonZero = (65536 - zeroCode) * 1024;

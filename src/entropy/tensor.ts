@@ -9,7 +9,7 @@
  * doubles as an integrity check on decode.
  */
 import { BadArgumentError } from '../errors.ts';
-import { NervFormatError } from '../format/errors.ts';
+import { NervFormatError } from '../errors.ts';
 import { MAX_SYMBOL } from '../quant/quantize.ts';
 import { BitReader, BitWriter, ByteReader, ByteWriter, varintLength } from './bytes.ts';
 import {

@@ -1,9 +1,10 @@
 /**
- * The .nerv container, version 1 (byte-exact specification: docs/format.md).
+ * The .nerv container, version 2 (byte-exact specification: docs/format.md).
  *
  *   preamble (magic, version, flags, header length) | header body | CRC-32
  *   group index (count, then offset/size/flags per group) | CRC-32
- *   group chunks (per tensor: flags, step, coded length, entropy-coded symbols) each ending in its CRC-32
+ *   group chunks, each: networks flag, [per network tensor: flags, step, coded length, symbols],
+ *   the latents' rANS stream (length-prefixed), CRC-32
  *
  * The reader trusts nothing: every count and length is checked against fixed limits and against the
  * bytes actually present before anything is allocated, and every failure is a NervFormatError
@@ -11,14 +12,16 @@
  * group 0 while the rest downloads.
  */
 import { BadArgumentError } from '../errors.ts';
-import { ByteReader, ByteWriter, varintLength } from '../entropy/bytes.ts';
+import { ByteReader, ByteWriter } from '../entropy/bytes.ts';
 import { decodeTensor, encodeTensor, tensorModel, type EntropyModelName } from '../entropy/tensor.ts';
 import { MAX_SYMBOL } from '../quant/quantize.ts';
 import { crc32 } from './crc32.ts';
-import { NervFormatError } from './errors.ts';
+import { NervFormatError } from '../errors.ts';
+import { modelTensors, type ModelDescription } from '../nn/model.ts';
+import { decodeModel, encodeModel } from './model_codec.ts';
 
 export const NERV_MAGIC = Uint8Array.of(0x4e, 0x45, 0x52, 0x56, 0x0d, 0x0a, 0x1a, 0x0a); // "NERV\r\n\x1a\n"
-export const NERV_VERSION = 1;
+export const NERV_VERSION = 2;
 
 /** Fixed limits (a file beyond them is rejected before any allocation). */
 export const NERV_LIMITS = {
@@ -27,23 +30,20 @@ export const NERV_LIMITS = {
   maxFpsTerm: 1_000_000,
   maxGroupSize: 1024,
   maxKeyInterval: 65535,
-  maxModelJsonBytes: 65536,
-  maxTensors: 4096,
-  maxTensorNameBytes: 255,
-  maxTensorSize: 2 ** 26,
-  maxSymbolsPerGroup: 2 ** 26,
 } as const;
 
 const PREAMBLE_BYTES = 16;
-const FIXED_HEADER_BYTES = 4 * 5 + 1 + 2 + 2 + 4 + 2;
-const MAX_HEADER_BYTES =
-  FIXED_HEADER_BYTES + NERV_LIMITS.maxModelJsonBytes + NERV_LIMITS.maxTensors * (1 + NERV_LIMITS.maxTensorNameBytes + 4);
+const FIXED_HEADER_BYTES = 4 * 5 + 1 + 1 + 2 + 2 + 4;
+/** A model description takes at most a few hundred bytes (src/format/model_codec.ts). */
+const MAX_HEADER_BYTES = FIXED_HEADER_BYTES + 4096;
 const INDEX_ENTRY_BYTES = 9;
 const CRC_BYTES = 4;
 const MAX_FILE_BYTES = 0xffffffff;
 
 export type NervColorSpace = 'bt601' | 'bt709' | 'srgb';
 const COLOR_SPACES: readonly NervColorSpace[] = ['bt601', 'bt709', 'srgb'];
+export type NervColorRange = 'limited' | 'full';
+const COLOR_RANGES: readonly NervColorRange[] = ['limited', 'full'];
 
 export interface NervTensorInfo {
   name: string;
@@ -56,14 +56,16 @@ export interface NervHeader {
   frameCount: number;
   fps: { num: number; den: number };
   colorSpace: NervColorSpace;
+  /** Code-value range of Y'CbCr samples (informative for RGB-coded files). */
+  colorRange: NervColorRange;
   /** Frames per group (the last group may hold fewer). */
   groupSize: number;
   /** Longest distance between key groups: at most keyInterval - 1 predicted groups follow a key group. */
   keyInterval: number;
-  /** Model description (architecture, hyper-parameters): a JSON object, opaque to the container. */
-  model: unknown;
-  /** Quantized tensors of every group's network, in coding order. */
-  tensors: NervTensorInfo[];
+  /** The rate-distortion trade-off the file was encoded with (loss = D + lambda R); 0 if unknown. Informative. */
+  lambda: number;
+  /** The model (docs/model.md); the network tensors of every group follow from it. */
+  model: ModelDescription;
 }
 
 export interface NervIndexEntry {
@@ -75,7 +77,10 @@ export interface NervIndexEntry {
 }
 
 export interface NervPrefix {
+  version: number;
   header: NervHeader;
+  /** The network tensors a group chunk may carry, in coding order (derived from the model). */
+  tensors: NervTensorInfo[];
   index: NervIndexEntry[];
   /** Absolute offset of group 0's chunk; chunk k lies at dataStart + index[k].offset. */
   dataStart: number;
@@ -91,7 +96,18 @@ export interface QuantizedTensor {
 
 export interface NervGroup {
   key: boolean;
+  /** The group's network tensors; absent: the previous group's, unchanged (never for a key group). */
+  tensors?: QuantizedTensor[];
+  /** The latents of the group's frames, entropy-coded (src/entropy/latents.ts). */
+  latents: Uint8Array;
+}
+
+/** A decoded group: the resolved network tensors and the latents' coded bytes. */
+export interface NervGroupData {
   tensors: QuantizedTensor[];
+  latents: Uint8Array;
+  /** The chunk carried its own network tensors (false: inherited from the previous group). */
+  networksCoded: boolean;
 }
 
 export function groupCountOf(header: Pick<NervHeader, 'frameCount' | 'groupSize'>): number {
@@ -101,49 +117,13 @@ export function groupCountOf(header: Pick<NervHeader, 'frameCount' | 'groupSize'
 // Chunk tensor flags.
 const FLAG_RESIDUAL = 1;
 const FLAG_SAME_STEP = 2;
-/** The coded symbols are differences along a stride inside the tensor (a varint stride follows the flags). */
-const FLAG_PREDICTED = 4;
-
-export interface WriteOptions {
-  /**
-   * Per tensor, strides along which neighbouring symbols are alike (a grid's time or x axis): the
-   * writer also tries coding differences along each and keeps whatever is smallest.
-   */
-  predictionStrides?: number[][];
-}
-
-/** Differences along `stride`, last to first so the decoder can undo them first to last. */
-function predictAlong(symbols: Int32Array, stride: number): Int32Array | undefined {
-  const out = Int32Array.from(symbols);
-  for (let j = symbols.length - 1; j >= stride; j--) {
-    const d = symbols[j] - symbols[j - stride];
-    if (d > MAX_SYMBOL || d < -MAX_SYMBOL) return undefined;
-    out[j] = d;
-  }
-  return out;
-}
-
-/** The smallest coding of `symbols`: plain, or differences along one of `strides` (stride 0: plain). */
-export function smallestCoding(symbols: Int32Array, strides: readonly number[]): { coded: Uint8Array; stride: number } {
-  let best = { coded: encodeTensor(symbols), stride: 0 };
-  for (const stride of strides) {
-    if (!Number.isInteger(stride) || stride < 1 || stride >= symbols.length) continue;
-    const predicted = predictAlong(symbols, stride);
-    if (!predicted) continue;
-    const coded = encodeTensor(predicted);
-    if (coded.length + varintLength(stride) < best.coded.length + (best.stride ? varintLength(best.stride) : 0)) best = { coded, stride };
-  }
-  return best;
-}
+/** Network steps are powers of two, 2^-s, stored as the signed byte s. */
+const MIN_STEP_SHIFT = -16;
+const MAX_STEP_SHIFT = 30;
+// Chunk flags (first byte of a chunk).
+const CHUNK_NETWORKS = 1;
 
 // ------------------------------------------------------------------------------------------ write
-
-const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-function isJsonObject(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function checkInteger(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) throw new BadArgumentError(`${name} must be an integer in ${min}..${max}, got ${value}`);
@@ -158,18 +138,15 @@ function encodeHeaderBody(header: NervHeader): Uint8Array {
   checkInteger('fps.den', header.fps?.den, 1, L.maxFpsTerm);
   const colorCode = COLOR_SPACES.indexOf(header.colorSpace);
   if (colorCode < 0) throw new BadArgumentError(`colorSpace must be one of ${COLOR_SPACES.join(', ')}, got ${String(header.colorSpace)}`);
+  const rangeCode = COLOR_RANGES.indexOf(header.colorRange);
+  if (rangeCode < 0) throw new BadArgumentError(`colorRange must be one of ${COLOR_RANGES.join(', ')}, got ${String(header.colorRange)}`);
+  const lambda = Math.fround(header.lambda);
+  if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new BadArgumentError(`lambda must be a finite number >= 0, got ${header.lambda}`);
   checkInteger('groupSize', header.groupSize, 1, L.maxGroupSize);
   checkInteger('keyInterval', header.keyInterval, 1, L.maxKeyInterval);
-  if (!isJsonObject(header.model)) throw new BadArgumentError('model must be a JSON object');
-  let json: string;
-  try {
-    json = JSON.stringify(header.model);
-  } catch (error) {
-    throw new BadArgumentError(`model is not JSON-serialisable: ${(error as Error).message}`);
+  if (header.model.width !== header.width || header.model.height !== header.height || header.model.groupSize !== header.groupSize) {
+    throw new BadArgumentError('the model\'s frame and group size differ from the header\'s');
   }
-  const jsonBytes = utf8Encoder.encode(json);
-  if (jsonBytes.length > L.maxModelJsonBytes) throw new BadArgumentError(`model JSON is ${jsonBytes.length} bytes, limit ${L.maxModelJsonBytes}`);
-  if (!Array.isArray(header.tensors) || header.tensors.length > L.maxTensors) throw new BadArgumentError(`at most ${L.maxTensors} tensors`);
   const out = new ByteWriter();
   out.u32(header.width);
   out.u32(header.height);
@@ -177,29 +154,17 @@ function encodeHeaderBody(header: NervHeader): Uint8Array {
   out.u32(header.fps.num);
   out.u32(header.fps.den);
   out.u8(colorCode);
+  out.u8(rangeCode);
   out.u16(header.groupSize);
   out.u16(header.keyInterval);
-  out.u32(jsonBytes.length);
-  out.bytes(jsonBytes);
-  out.u16(header.tensors.length);
-  const names = new Set<string>();
-  let total = 0;
-  for (const { name, size } of header.tensors) {
-    const nameBytes = utf8Encoder.encode(name);
-    if (typeof name !== 'string' || nameBytes.length < 1 || nameBytes.length > L.maxTensorNameBytes) {
-      throw new BadArgumentError(`tensor name must be 1..${L.maxTensorNameBytes} UTF-8 bytes: ${JSON.stringify(name)}`);
-    }
-    if (utf8Decoder.decode(nameBytes) !== name) throw new BadArgumentError(`tensor name ${JSON.stringify(name)} is not valid Unicode`);
-    if (names.has(name)) throw new BadArgumentError(`duplicate tensor name ${JSON.stringify(name)}`);
-    names.add(name);
-    checkInteger(`size of tensor ${name}`, size, 1, L.maxTensorSize);
-    total += size;
-    out.u8(nameBytes.length);
-    out.bytes(nameBytes);
-    out.u32(size);
-  }
-  if (total > L.maxSymbolsPerGroup) throw new BadArgumentError(`tensors hold ${total} symbols per group, limit ${L.maxSymbolsPerGroup}`);
+  out.f32(lambda);
+  encodeModel(header.model, out);
   return out.finish();
+}
+
+/** The network tensors of a group of this header's model, in coding order. */
+export function headerTensors(header: Pick<NervHeader, 'model'>): NervTensorInfo[] {
+  return modelTensors(header.model).map((t) => ({ name: t.name, size: t.size }));
 }
 
 function checkKeySpacing(keys: boolean[], keyInterval: number, fail: (message: string) => never): void {
@@ -212,10 +177,71 @@ function checkKeySpacing(keys: boolean[], keyInterval: number, fail: (message: s
 }
 
 /**
- * Serialises a whole file. For predicted groups each tensor is coded as a residual against the
- * previous group's symbols when its step is the same and the residual codes smaller.
+ * The body of a group's chunk (CRC-32 not included) and the tensors a decoder will hold after it.
+ * Each network tensor is coded as a residual against the previous group's symbols when its step is
+ * the same and the residual codes smaller; a group without tensors inherits the previous group's.
+ * Rate control calls this too, so what it measures is what the file stores.
  */
-export function writeNerv(header: NervHeader, groups: NervGroup[], options: WriteOptions = {}): Uint8Array {
+export function encodeGroupChunk(
+  tensorInfo: NervTensorInfo[],
+  group: NervGroup,
+  previous: QuantizedTensor[] | undefined,
+  k = 0,
+): { body: Uint8Array; tensors: QuantizedTensor[] } {
+  const out = new ByteWriter();
+  if (!group.tensors) {
+    if (group.key || !previous) throw new BadArgumentError(`group ${k} must carry its network tensors (a key group, or no group before it)`);
+    out.u8(0);
+  } else {
+    out.u8(CHUNK_NETWORKS);
+    if (group.tensors.length !== tensorInfo.length) throw new BadArgumentError(`group ${k} has ${group.tensors.length} tensors, header lists ${tensorInfo.length}`);
+  }
+  const stored: QuantizedTensor[] = [];
+  group.tensors?.forEach(({ symbols, step }, i) => {
+    const info = tensorInfo[i];
+    if (!(symbols instanceof Int32Array) || symbols.length !== info.size) {
+      throw new BadArgumentError(`group ${k} tensor ${info.name}: expected an Int32Array of ${info.size} symbols`);
+    }
+    const shift = -Math.log2(step);
+    if (!Number.isInteger(shift) || shift < MIN_STEP_SHIFT || shift > MAX_STEP_SHIFT) {
+      throw new BadArgumentError(`group ${k} tensor ${info.name}: step ${step} is not 2^-s with ${MIN_STEP_SHIFT} <= s <= ${MAX_STEP_SHIFT}`);
+    }
+    const stepF32 = step;
+    const prev = group.key ? undefined : previous?.[i];
+    const sameStep = prev !== undefined && prev.step === stepF32;
+    let coded = encodeTensor(symbols);
+    let flags = sameStep ? FLAG_SAME_STEP : 0;
+    if (sameStep) {
+      const residual = new Int32Array(symbols.length);
+      let fits = true;
+      for (let j = 0; j < symbols.length; j++) {
+        const r = symbols[j] - prev.symbols[j];
+        if (r > MAX_SYMBOL || r < -MAX_SYMBOL) {
+          fits = false;
+          break;
+        }
+        residual[j] = r;
+      }
+      const residualCoded = fits ? encodeTensor(residual) : undefined;
+      if (residualCoded && residualCoded.length < coded.length) {
+        coded = residualCoded;
+        flags |= FLAG_RESIDUAL;
+      }
+    }
+    out.u8(flags);
+    if (!sameStep) out.u8(shift & 0xff);
+    out.varint(coded.length);
+    out.bytes(coded);
+    stored.push({ symbols, step: stepF32 });
+  });
+  if (!(group.latents instanceof Uint8Array)) throw new BadArgumentError(`group ${k}: latents must be a Uint8Array`);
+  out.varint(group.latents.length);
+  out.bytes(group.latents);
+  return { body: out.finish(), tensors: group.tensors ? stored : previous! };
+}
+
+/** Serialises a whole file from its groups. */
+export function writeNerv(header: NervHeader, groups: NervGroup[]): Uint8Array {
   const body = encodeHeaderBody(header);
   const groupCount = groupCountOf(header);
   if (groups.length !== groupCount) {
@@ -224,76 +250,36 @@ export function writeNerv(header: NervHeader, groups: NervGroup[], options: Writ
   checkKeySpacing(groups.map((g) => g.key), header.keyInterval, (message) => {
     throw new BadArgumentError(message);
   });
-  const tensorCount = header.tensors.length;
   const chunks: Uint8Array[] = [];
   let previous: QuantizedTensor[] | undefined;
   groups.forEach((group, k) => {
-    if (group.tensors.length !== tensorCount) throw new BadArgumentError(`group ${k} has ${group.tensors.length} tensors, header lists ${tensorCount}`);
-    const out = new ByteWriter();
-    const stored: QuantizedTensor[] = [];
-    group.tensors.forEach(({ symbols, step }, i) => {
-      const info = header.tensors[i];
-      if (!(symbols instanceof Int32Array) || symbols.length !== info.size) {
-        throw new BadArgumentError(`group ${k} tensor ${info.name}: expected an Int32Array of ${info.size} symbols`);
-      }
-      const stepF32 = Math.fround(step);
-      if (!Number.isFinite(stepF32) || !(stepF32 > 0)) throw new BadArgumentError(`group ${k} tensor ${info.name}: step ${step} is not a positive finite float32`);
-      const prev = group.key ? undefined : previous![i];
-      const sameStep = prev !== undefined && prev.step === stepF32;
-      const strides = options.predictionStrides?.[i] ?? [];
-      let { coded, stride } = smallestCoding(symbols, strides);
-      let flags = sameStep ? FLAG_SAME_STEP : 0;
-      if (sameStep) {
-        const residual = new Int32Array(symbols.length);
-        let fits = true;
-        for (let j = 0; j < symbols.length; j++) {
-          const r = symbols[j] - prev.symbols[j];
-          if (r > MAX_SYMBOL || r < -MAX_SYMBOL) {
-            fits = false;
-            break;
-          }
-          residual[j] = r;
-        }
-        if (fits) {
-          const residualCoding = smallestCoding(residual, strides);
-          const size = (c: { coded: Uint8Array; stride: number }) => c.coded.length + (c.stride ? varintLength(c.stride) : 0);
-          if (size(residualCoding) < size({ coded, stride })) {
-            ({ coded, stride } = residualCoding);
-            flags |= FLAG_RESIDUAL;
-          }
-        }
-      }
-      if (stride) flags |= FLAG_PREDICTED;
-      out.u8(flags);
-      if (stride) out.varint(stride);
-      if (!sameStep) out.f32(stepF32);
-      out.varint(coded.length);
-      out.bytes(coded);
-      stored.push({ symbols, step: stepF32 });
-    });
-    const chunk = out.finish();
-    const withCrc = new Uint8Array(chunk.length + CRC_BYTES);
-    withCrc.set(chunk);
-    new DataView(withCrc.buffer).setUint32(chunk.length, crc32(chunk), true);
+    const coded = encodeGroupChunk(headerTensors(header), group, previous, k);
+    const withCrc = new Uint8Array(coded.body.length + CRC_BYTES);
+    withCrc.set(coded.body);
+    new DataView(withCrc.buffer).setUint32(coded.body.length, crc32(coded.body), true);
     chunks.push(withCrc);
-    previous = stored;
+    previous = coded.tensors;
   });
+  return assembleNerv(body, chunks, groups.map((g) => g.key));
+}
 
+/** Preamble, header, index and chunks (each already ending in its CRC-32) into one file. */
+export function assembleNerv(headerBody: Uint8Array, chunks: Uint8Array[], keys: boolean[]): Uint8Array {
   const out = new ByteWriter();
   out.bytes(NERV_MAGIC);
   out.u16(NERV_VERSION);
   out.u16(0);
-  out.u32(body.length);
-  out.bytes(body);
+  out.u32(headerBody.length);
+  out.bytes(headerBody);
   out.u32(crc32(out.finish()));
   const indexStart = out.length;
-  out.u32(groupCount);
+  out.u32(chunks.length);
   let offset = 0;
-  groups.forEach((group, k) => {
+  chunks.forEach((chunk, k) => {
     out.u32(offset);
-    out.u32(chunks[k].length);
-    out.u8(group.key ? 1 : 0);
-    offset += chunks[k].length;
+    out.u32(chunk.length);
+    out.u8(keys[k] ? 1 : 0);
+    offset += chunk.length;
   });
   const sofar = out.finish();
   out.u32(crc32(sofar, indexStart));
@@ -301,6 +287,8 @@ export function writeNerv(header: NervHeader, groups: NervGroup[], options: Writ
   for (const chunk of chunks) out.bytes(chunk);
   return out.finish();
 }
+
+export { encodeHeaderBody };
 
 // ------------------------------------------------------------------------------------------- read
 
@@ -325,42 +313,13 @@ function parseHeaderBody(bytes: Uint8Array, start: number, end: number): NervHea
   const den = bounded('frame rate denominator', r.u32('frame rate'), 1, L.maxFpsTerm, r.pos - 4);
   const colorCode = r.u8('colour space');
   if (colorCode >= COLOR_SPACES.length) r.fail(`unknown colour space code ${colorCode}`, r.pos - 1);
+  const rangeCode = r.u8('colour range');
+  if (rangeCode >= COLOR_RANGES.length) r.fail(`unknown colour range code ${rangeCode}`, r.pos - 1);
   const groupSize = bounded('group size', r.u16('group size'), 1, L.maxGroupSize, r.pos - 2);
   const keyInterval = bounded('key interval', r.u16('key interval'), 1, L.maxKeyInterval, r.pos - 2);
-  const jsonLength = bounded('model JSON length', r.u32('model JSON length'), 0, L.maxModelJsonBytes, r.pos - 4);
-  const jsonAt = r.pos;
-  const jsonBytes = r.take(jsonLength, 'model JSON');
-  let model: unknown;
-  try {
-    model = JSON.parse(utf8Decoder.decode(jsonBytes));
-  } catch {
-    r.fail('model description is not valid UTF-8 JSON', jsonAt);
-  }
-  if (!isJsonObject(model)) r.fail('model description is not a JSON object', jsonAt);
-  const tensorCount = bounded('tensor count', r.u16('tensor count'), 0, L.maxTensors, r.pos - 2);
-  // Each tensor entry takes at least 6 bytes: reject an absurd count before allocating the list.
-  if (tensorCount * 6 > r.end - r.pos) r.fail(`${tensorCount} tensors cannot fit in the rest of the header`);
-  const tensors: NervTensorInfo[] = [];
-  const names = new Set<string>();
-  let total = 0;
-  for (let i = 0; i < tensorCount; i++) {
-    const nameAt = r.pos;
-    const nameLength = r.u8('tensor name length');
-    if (nameLength === 0) r.fail('empty tensor name', nameAt);
-    let name = '';
-    try {
-      name = utf8Decoder.decode(r.take(nameLength, 'tensor name'));
-    } catch (error) {
-      if (error instanceof NervFormatError) throw error;
-      r.fail('tensor name is not valid UTF-8', nameAt);
-    }
-    if (names.has(name)) r.fail(`duplicate tensor name ${JSON.stringify(name)}`, nameAt);
-    names.add(name);
-    const size = bounded(`size of tensor ${JSON.stringify(name)}`, r.u32('tensor size'), 1, L.maxTensorSize, r.pos - 4);
-    total += size;
-    if (total > L.maxSymbolsPerGroup) throw new NervFormatError('limits', `tensors hold more than ${L.maxSymbolsPerGroup} symbols per group`, { offset: r.pos - 4 });
-    tensors.push({ name, size });
-  }
+  const lambda = r.f32('lambda');
+  if (!(lambda >= 0) || !Number.isFinite(lambda)) r.fail(`lambda ${lambda} is not a finite number >= 0`, r.pos - 4);
+  const model = decodeModel(r, { width, height, groupSize });
   if (r.pos !== end) r.fail(`${end - r.pos} unexpected bytes at the end of the header`);
   return {
     width,
@@ -368,10 +327,11 @@ function parseHeaderBody(bytes: Uint8Array, start: number, end: number): NervHea
     frameCount,
     fps: { num, den },
     colorSpace: COLOR_SPACES[colorCode],
+    colorRange: COLOR_RANGES[rangeCode],
     groupSize,
     keyInterval,
+    lambda,
     model,
-    tensors,
   };
 }
 
@@ -388,7 +348,10 @@ export function readNervPrefix(bytes: Uint8Array): NervPrefix | { needBytes: num
   checkMagic(bytes);
   if (bytes.length < PREAMBLE_BYTES) return { needBytes: PREAMBLE_BYTES };
   const version = bytes[8] | (bytes[9] << 8);
-  if (version !== NERV_VERSION) throw new NervFormatError('version', `unsupported .nerv format version ${version} (this decoder reads ${NERV_VERSION})`, { offset: 8 });
+  if (version !== NERV_VERSION) {
+    const hint = version === 1 ? ' (version 1 files came from nervkit 0.1 and its grid model; re-encode the source with this version)' : '';
+    throw new NervFormatError('version', `unsupported .nerv format version ${version}: this decoder reads version ${NERV_VERSION}${hint}`, { offset: 8 });
+  }
   const flags = bytes[10] | (bytes[11] << 8);
   if (flags !== 0) throw new NervFormatError('version', `unknown file flags 0x${flags.toString(16)}`, { offset: 10 });
   const headerLength = readU32(bytes, 12);
@@ -423,23 +386,30 @@ export function readNervPrefix(bytes: Uint8Array): NervPrefix | { needBytes: num
   checkKeySpacing(index.map((e) => e.key), header.keyInterval, (message) => {
     throw new NervFormatError('index', message, { offset: indexStart + 4 });
   });
-  return { header, index, dataStart, fileSize: dataStart + expectedOffset };
+  return { version, header, tensors: headerTensors(header), index, dataStart, fileSize: dataStart + expectedOffset };
 }
 
 // ------------------------------------------------------------------------------------------ chunks
 
 interface ChunkTensor {
   flags: number;
-  /** Prediction stride, 0 for none. */
-  stride: number;
   step: number | undefined;
   payloadStart: number; // relative to the chunk
   payloadLength: number;
   fieldBytes: number;
 }
 
-/** Verifies a chunk's CRC and splits it into per-tensor records (no entropy decoding). */
-function parseChunk(chunk: Uint8Array, prefix: NervPrefix, k: number): ChunkTensor[] {
+interface ParsedChunk {
+  /** Absent when the group inherits the previous group's tensors. */
+  tensors?: ChunkTensor[];
+  latentStart: number;
+  latentLength: number;
+  /** Chunk flags and length fields, CRC included. */
+  framingBytes: number;
+}
+
+/** Verifies a chunk's CRC and splits it into its records (no entropy decoding). */
+function parseChunk(chunk: Uint8Array, prefix: NervPrefix, k: number): ParsedChunk {
   const entry = prefix.index[k];
   const base = prefix.dataStart + entry.offset;
   if (chunk.length !== entry.size) {
@@ -450,39 +420,50 @@ function parseChunk(chunk: Uint8Array, prefix: NervPrefix, k: number): ChunkTens
     throw new NervFormatError('chunk-crc', `group ${k}: chunk CRC-32 mismatch (corrupt chunk at byte offset ${base}, ${entry.size} bytes)`, { group: k, offset: base });
   }
   const r = new ByteReader(chunk, 0, bodyEnd, 'chunk', base, k);
-  const out: ChunkTensor[] = [];
-  for (const info of prefix.header.tensors) {
-    const start = r.pos;
-    const flags = r.u8(`group ${k} tensor ${info.name} flags`);
-    const reference = flags & ~FLAG_PREDICTED;
-    if (reference !== 0 && reference !== FLAG_SAME_STEP && reference !== (FLAG_SAME_STEP | FLAG_RESIDUAL)) {
-      r.fail(`group ${k} tensor ${info.name}: invalid flags 0x${flags.toString(16)}`, start);
+  const chunkFlags = r.u8(`group ${k} chunk flags`);
+  if (chunkFlags > CHUNK_NETWORKS) r.fail(`group ${k}: unknown chunk flags 0x${chunkFlags.toString(16)}`, 0);
+  if (!(chunkFlags & CHUNK_NETWORKS) && (entry.key || k === 0)) r.fail(`group ${k} is a key group but inherits the previous group's networks`, 0);
+  let tensors: ChunkTensor[] | undefined;
+  let framingBytes = 1 + CRC_BYTES;
+  if (chunkFlags & CHUNK_NETWORKS) {
+    tensors = [];
+    for (const info of prefix.tensors) {
+      const start = r.pos;
+      const flags = r.u8(`group ${k} tensor ${info.name} flags`);
+      if (flags !== 0 && flags !== FLAG_SAME_STEP && flags !== (FLAG_SAME_STEP | FLAG_RESIDUAL)) {
+        r.fail(`group ${k} tensor ${info.name}: invalid flags 0x${flags.toString(16)}`, start);
+      }
+      if (entry.key && flags !== 0) r.fail(`group ${k} is a key group but tensor ${info.name} refers to the previous group`, start);
+      let step: number | undefined;
+      if (!(flags & FLAG_SAME_STEP)) {
+        const shift = (r.u8(`group ${k} tensor ${info.name} step`) << 24) >> 24;
+        if (shift < MIN_STEP_SHIFT || shift > MAX_STEP_SHIFT) r.fail(`group ${k} tensor ${info.name}: step 2^-${shift} outside 2^-${MAX_STEP_SHIFT}..2^${-MIN_STEP_SHIFT}`, r.pos - 1);
+        step = 2 ** -shift;
+      }
+      const payloadLength = r.varint(`group ${k} tensor ${info.name} coded length`);
+      r.need(payloadLength, `group ${k} tensor ${info.name} payload`);
+      tensors.push({ flags, step, payloadStart: r.pos, payloadLength, fieldBytes: r.pos - start });
+      framingBytes += r.pos - start;
+      r.pos += payloadLength;
     }
-    if (entry.key && reference !== 0) r.fail(`group ${k} is a key group but tensor ${info.name} refers to the previous group`, start);
-    let stride = 0;
-    if (flags & FLAG_PREDICTED) {
-      stride = r.varint(`group ${k} tensor ${info.name} prediction stride`);
-      if (stride < 1 || stride >= info.size) r.fail(`group ${k} tensor ${info.name}: prediction stride ${stride} outside 1..${info.size - 1}`, start + 1);
-    }
-    let step: number | undefined;
-    if (!(flags & FLAG_SAME_STEP)) {
-      step = r.f32(`group ${k} tensor ${info.name} step`);
-      if (!Number.isFinite(step) || !(step > 0)) r.fail(`group ${k} tensor ${info.name}: step ${step} is not positive and finite`, r.pos - 4);
-    }
-    const payloadLength = r.varint(`group ${k} tensor ${info.name} coded length`);
-    r.need(payloadLength, `group ${k} tensor ${info.name} payload`);
-    out.push({ flags, stride, step, payloadStart: r.pos, payloadLength, fieldBytes: r.pos - start });
-    r.pos += payloadLength;
   }
-  if (r.pos !== bodyEnd) r.fail(`group ${k}: ${bodyEnd - r.pos} unexpected bytes after the last tensor`);
-  return out;
+  const lengthAt = r.pos;
+  const latentLength = r.varint(`group ${k} latent stream length`);
+  r.need(latentLength, `group ${k} latent stream`);
+  framingBytes += r.pos - lengthAt;
+  const latentStart = r.pos;
+  r.pos += latentLength;
+  if (r.pos !== bodyEnd) r.fail(`group ${k}: ${bodyEnd - r.pos} unexpected bytes after the latent stream`);
+  return { tensors, latentStart, latentLength, framingBytes };
 }
 
-function decodeChunk(chunk: Uint8Array, prefix: NervPrefix, k: number, previous: QuantizedTensor[] | undefined): QuantizedTensor[] {
-  const records = parseChunk(chunk, prefix, k);
+function decodeChunk(chunk: Uint8Array, prefix: NervPrefix, k: number, previous: QuantizedTensor[] | undefined): NervGroupData {
+  const parsed = parseChunk(chunk, prefix, k);
   const base = prefix.dataStart + prefix.index[k].offset;
-  return records.map((record, i) => {
-    const info = prefix.header.tensors[i];
+  const latents = chunk.subarray(parsed.latentStart, parsed.latentStart + parsed.latentLength);
+  if (!parsed.tensors) return { tensors: previous!, latents, networksCoded: false };
+  const tensors = parsed.tensors.map((record, i) => {
+    const info = prefix.tensors[i];
     let symbols: Int32Array;
     try {
       symbols = decodeTensor(chunk.subarray(record.payloadStart, record.payloadStart + record.payloadLength), info.size);
@@ -491,21 +472,11 @@ function decodeChunk(chunk: Uint8Array, prefix: NervPrefix, k: number, previous:
       const offset = base + record.payloadStart + (error.offset ?? 0);
       throw new NervFormatError('entropy', `group ${k} tensor ${info.name}: ${error.message} (chunk at byte offset ${base})`, { group: k, offset, cause: error });
     }
-    if (record.stride) {
-      for (let j = record.stride; j < symbols.length; j++) {
-        const value = symbols[j] + symbols[j - record.stride];
-        if (value > MAX_SYMBOL || value < -MAX_SYMBOL) {
-          throw new NervFormatError('chunk', `group ${k} tensor ${info.name}: prediction leaves the symbol range`, { group: k, offset: base + record.payloadStart });
-        }
-        symbols[j] = value;
-      }
-    }
     if (record.step !== undefined) return { symbols, step: record.step };
     const prev = previous![i];
     if (record.flags & FLAG_RESIDUAL) {
-      const prevSymbols = prev.symbols;
       for (let j = 0; j < symbols.length; j++) {
-        const value = symbols[j] + prevSymbols[j];
+        const value = symbols[j] + prev.symbols[j];
         if (value > MAX_SYMBOL || value < -MAX_SYMBOL) {
           throw new NervFormatError('chunk', `group ${k} tensor ${info.name}: residual leaves the symbol range`, { group: k, offset: base + record.payloadStart });
         }
@@ -514,38 +485,44 @@ function decodeChunk(chunk: Uint8Array, prefix: NervPrefix, k: number, previous:
     }
     return { symbols, step: prev.step };
   });
+  return { tensors, latents, networksCoded: true };
 }
 
 /**
  * Decodes groups from chunks supplied on demand (for streaming players: getChunk(k) returns chunk k's
- * bytes, exactly index[k].size of them). Residual chains are resolved back to the nearest key group
- * or cached group; an LRU of recently decoded groups makes sequential decoding one chunk per group.
+ * bytes, exactly index[k].size of them). Network tensors inherited or coded as residuals are
+ * resolved back to the nearest key group or cached group; an LRU of recently decoded groups makes
+ * sequential decoding one chunk per group.
  */
 export class NervGroupDecoder {
   readonly header: NervHeader;
+  readonly tensors: NervTensorInfo[];
   readonly index: NervIndexEntry[];
-  private readonly cache = new Map<number, QuantizedTensor[]>();
+  readonly version: number;
+  private readonly cache = new Map<number, NervGroupData>();
 
   constructor(
-    private readonly prefix: NervPrefix,
+    private readonly source: NervPrefix,
     private readonly getChunk: (k: number) => Uint8Array,
     private readonly cacheSize = 4,
   ) {
-    this.header = prefix.header;
-    this.index = prefix.index;
+    this.header = source.header;
+    this.tensors = source.tensors;
+    this.index = source.index;
+    this.version = source.version;
   }
 
   get groupCount(): number {
     return this.index.length;
   }
 
-  private remember(k: number, tensors: QuantizedTensor[]): void {
+  private remember(k: number, data: NervGroupData): void {
     this.cache.delete(k);
-    this.cache.set(k, tensors);
+    this.cache.set(k, data);
     while (this.cache.size > Math.max(1, this.cacheSize)) this.cache.delete(this.cache.keys().next().value!);
   }
 
-  private decoded(k: number): QuantizedTensor[] {
+  private decoded(k: number): NervGroupData {
     const hit = this.cache.get(k);
     if (hit) {
       this.remember(k, hit);
@@ -555,25 +532,25 @@ export class NervGroupDecoder {
     while (!this.index[start].key && !this.cache.has(start - 1)) start--;
     let previous = this.index[start].key ? undefined : this.cache.get(start - 1);
     for (let g = start; g <= k; g++) {
-      previous = decodeChunk(this.getChunk(g), this.prefix, g, previous);
+      previous = decodeChunk(this.getChunk(g), this.source, g, previous?.tensors);
       this.remember(g, previous);
     }
     return previous!;
   }
 
-  /** Symbols and step of every tensor of group k (fresh copies: callers may modify them). */
-  groupTensors(k: number): QuantizedTensor[] {
+  /** Network tensors (fresh copies: callers may modify them) and the latent stream of group k. */
+  group(k: number): NervGroupData {
     if (!Number.isInteger(k) || k < 0 || k >= this.index.length) throw new BadArgumentError(`group ${k} outside 0..${this.index.length - 1}`);
-    return this.decoded(k).map(({ symbols, step }) => ({ symbols: symbols.slice(), step }));
+    const data = this.decoded(k);
+    return { tensors: data.tensors.map(({ symbols, step }) => ({ symbols: symbols.slice(), step })), latents: data.latents, networksCoded: data.networksCoded };
   }
 }
 
 /** Reads a complete file held in memory. */
 export class NervReader extends NervGroupDecoder {
-  /** Format version of the file (the only one this reader accepts). */
-  readonly version = NERV_VERSION;
   readonly dataStart: number;
   readonly fileSize: number;
+  private readonly bytes: Uint8Array;
 
   constructor(bytes: Uint8Array, cacheSize = 4) {
     const prefix = readNervPrefix(bytes);
@@ -596,14 +573,15 @@ export class NervReader extends NervGroupDecoder {
     this.bytes = bytes;
   }
 
-  private readonly bytes: Uint8Array;
+  get prefix(): NervPrefix {
+    return { version: this.version, header: this.header, tensors: this.tensors, index: this.index, dataStart: this.dataStart, fileSize: this.fileSize };
+  }
 
   /** Checks every chunk's CRC-32 and structure (no entropy decoding). */
   verifyChunks(): void {
-    const prefix = { header: this.header, index: this.index, dataStart: this.dataStart, fileSize: this.fileSize };
     this.index.forEach((entry, k) => {
       const start = this.dataStart + entry.offset;
-      parseChunk(this.bytes.subarray(start, start + entry.size), prefix, k);
+      parseChunk(this.bytes.subarray(start, start + entry.size), this.prefix, k);
     });
   }
 }
@@ -617,7 +595,8 @@ export interface NervTensorBytes {
   codedBytes: number;
   /** Per-group flags, step and length fields. */
   fieldBytes: number;
-  /** Groups where the tensor was coded as a residual against the previous group. */
+  /** Groups that coded this tensor, and those that coded it as a residual against the previous group. */
+  codedGroups: number;
   residualGroups: number;
   models: Partial<Record<EntropyModelName, number>>;
 }
@@ -628,30 +607,43 @@ export interface NervDescription {
   header: number;
   /** Group index and its CRC. */
   index: number;
-  /** Chunk framing: per chunk its CRC-32, per tensor and group its flags, step and length fields. */
+  /** Chunk framing: flags, per-tensor fields, latent stream lengths and CRCs. */
   chunkOverhead: number;
-  /** Entropy-coded bytes per tensor name, summed over all groups. header + index + chunkOverhead + these = fileBytes. */
+  /** The latents' entropy-coded bytes, over all groups. */
+  latents: number;
+  /** Entropy-coded bytes per network tensor, summed over all groups. header + index + chunkOverhead + latents + these = fileBytes. */
   tensors: Record<string, number>;
   groups: number;
   keyGroups: number;
-  /** The same per tensor, with the framing bytes, residual use and chosen models. */
+  /** Groups that coded their own networks (the others inherit the previous group's). */
+  networkGroups: number;
+  /** Latent bytes per group. */
+  latentsPerGroup: number[];
   tensorDetails: NervTensorBytes[];
 }
 
 /** Where the bytes of a file go; the parts add up to fileBytes. Checks CRCs, decodes no symbols. */
 export function describeNerv(bytes: Uint8Array): NervDescription {
   const reader = new NervReader(bytes);
-  const { header, index, dataStart } = reader;
-  const prefix: NervPrefix = { header, index, dataStart, fileSize: reader.fileSize };
+  const { index, dataStart } = reader;
+  const prefix = reader.prefix;
   const headerBytes = readU32(bytes, 12) + PREAMBLE_BYTES + CRC_BYTES;
-  const tensors: NervTensorBytes[] = header.tensors.map(({ name, size }) => ({ name, size, codedBytes: 0, fieldBytes: 0, residualGroups: 0, models: {} }));
+  const tensors: NervTensorBytes[] = reader.tensors.map(({ name, size }) => ({ name, size, codedBytes: 0, fieldBytes: 0, codedGroups: 0, residualGroups: 0, models: {} }));
+  let framing = 0;
+  let networkGroups = 0;
+  const latentsPerGroup: number[] = [];
   index.forEach((entry, k) => {
     const start = dataStart + entry.offset;
     const chunk = bytes.subarray(start, start + entry.size);
-    parseChunk(chunk, prefix, k).forEach((record, i) => {
+    const parsed = parseChunk(chunk, prefix, k);
+    framing += parsed.framingBytes;
+    latentsPerGroup.push(parsed.latentLength);
+    if (parsed.tensors) networkGroups++;
+    parsed.tensors?.forEach((record, i) => {
       const t = tensors[i];
       t.codedBytes += record.payloadLength;
       t.fieldBytes += record.fieldBytes;
+      t.codedGroups++;
       if (record.flags & FLAG_RESIDUAL) t.residualGroups++;
       let model: EntropyModelName;
       try {
@@ -666,10 +658,13 @@ export function describeNerv(bytes: Uint8Array): NervDescription {
     fileBytes: bytes.length,
     header: headerBytes,
     index: dataStart - headerBytes,
-    chunkOverhead: CRC_BYTES * index.length + tensors.reduce((sum, t) => sum + t.fieldBytes, 0),
+    chunkOverhead: framing,
+    latents: latentsPerGroup.reduce((a, b) => a + b, 0),
     tensors: Object.fromEntries(tensors.map((t) => [t.name, t.codedBytes])),
     groups: index.length,
     keyGroups: index.filter((e) => e.key).length,
+    networkGroups,
+    latentsPerGroup,
     tensorDetails: tensors,
   };
 }

@@ -5,7 +5,7 @@
 // number then equals ffmpeg's `psnr` filter on the PNGs / Y4Ms we would write. psnrFloat is the
 // unquantized variant for training diagnostics.
 import { assertSameSize, type ColorSpace, type RgbFrame } from '../video/frame.ts';
-import { rgbToYuv, toByte, type ChromaFormat } from '../video/color.ts';
+import { rgbToYuv, toByte, type ChromaFormat, type YuvFrame } from '../video/color.ts';
 import { BadArgumentError } from '../errors.ts';
 
 /** PSNR in dB for a mean squared error on a signal with the given peak; Infinity when mse is 0. */
@@ -88,6 +88,17 @@ export function psnrYuv(a: RgbFrame, b: RgbFrame, options: YuvPsnrOptions = {}):
   const y = mseToPsnr(planeMse(ya.y, yb.y), 255);
   const u = mseToPsnr(planeMse(ya.u, yb.u), 255);
   const v = mseToPsnr(planeMse(ya.v, yb.v), 255);
+  return { y, u, v, weighted: (6 * y + u + v) / 8 };
+}
+
+/** YUV PSNR of two planar 8-bit frames of the same size and chroma format. */
+export function psnrYuvPlanes(a: YuvFrame, b: YuvFrame): YuvPsnr {
+  if (a.width !== b.width || a.height !== b.height || a.chroma !== b.chroma) {
+    throw new BadArgumentError(`frames differ: ${a.width}x${a.height} ${a.chroma} vs ${b.width}x${b.height} ${b.chroma}`);
+  }
+  const y = mseToPsnr(planeMse(a.y, b.y), 255);
+  const u = mseToPsnr(planeMse(a.u, b.u), 255);
+  const v = mseToPsnr(planeMse(a.v, b.v), 255);
   return { y, u, v, weighted: (6 * y + u + v) / 8 };
 }
 

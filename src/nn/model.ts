@@ -1,4 +1,4 @@
-import { BadArgumentError, NervError } from '../errors.ts';
+import { BadArgumentError, NervFormatError } from '../errors.ts';
 
 /**
  * The model, declared once: every frame of a video is a pyramid of 1-channel latent grids (C3 /
@@ -309,7 +309,7 @@ const TAP_RANGE = 3;
  */
 export function validateModel(value: unknown, frame: { width: number; height: number; groupSize: number }): ModelDescription {
   const fail = (why: string): never => {
-    throw new NervError('FORMAT', `invalid model description: ${why}`);
+    throw new NervFormatError('header', `invalid model description: ${why}`);
   };
   if (typeof value !== 'object' || value === null) fail('not an object');
   const m = value as Record<string, unknown>;

@@ -407,6 +407,8 @@ export class Y4mEncoder {
     if (rgb.width !== this.info.width || rgb.height !== this.info.height) {
       throw new NervError('BAD_ARGUMENT', `Y4M: frame is ${rgb.width}x${rgb.height}, the stream is ${this.info.width}x${this.info.height}`);
     }
+    // Frames that carry their Y'CbCr samples (read from Y4M, or decoded from a yuv420 .nerv) are written as they are.
+    if (rgb.yuv?.chroma === this.chroma) return this.frameYuv(rgb.yuv);
     return this.frameYuv(rgbToYuv(rgb, this.chroma, this.color));
   }
 
