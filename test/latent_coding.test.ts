@@ -130,3 +130,34 @@ test('the fixed-point context model follows the float model with the same weight
   // Only the rounding of later layers' accumulators to 8 fractional bits separates them.
   t.true(worst < 0.05, `largest difference ${worst}`);
 });
+
+test('the fixed-point context model gives bit-identical outputs on WebGPU and in JavaScript', async (t) => {
+  const { testContext } = await import('./helpers/gpu.ts');
+  const { armFixedBuffers, armFixedPoint } = await import('../src/gpu/kernels/arm_fixed.ts');
+  const ctx = await testContext();
+  const m = model();
+  const plan = planModel(m);
+  // Large weights and contexts too: sums that overflow int32 must wrap the same way on both sides.
+  for (const [seed, scale, weightScale] of [[11, 20, 40], [12, 2047, 2000]]) {
+    const random = mulberry32(seed);
+    const tensors = plan.tensors.map((spec) =>
+      spec.role === 'arm' ? { symbols: Int32Array.from({ length: spec.size }, () => Math.round((random() * 2 - 1) * weightScale)), shift: spec.kind === 'bias' ? 8 : 4 } : undefined,
+    );
+    const fixed = new ArmFixedPoint(plan, tensors);
+    const rows = 333; // not a multiple of the workgroup size
+    const context = Int32Array.from({ length: rows * plan.armInputs }, (_, i) =>
+      i % plan.armInputs >= plan.armInputs - 2 ? (random() < 0.5 ? 1 : 0) : Math.round((random() * 2 - 1) * scale),
+    );
+    const expected = new Int32Array(rows * 2);
+    const out2 = new Int32Array(2);
+    for (let r = 0; r < rows; r++) {
+      fixed.forward(context.subarray(r * plan.armInputs, (r + 1) * plan.armInputs), out2);
+      expected.set(out2, 2 * r);
+    }
+    const gpuModel = armFixedBuffers(ctx, fixed);
+    const out = ctx.buffer(rows * 2);
+    ctx.run([armFixedPoint(ctx, rows, gpuModel, { context: ctx.upload(context), out })]);
+    const got = new Int32Array((await ctx.read(out, rows * 2)).buffer.slice(0, rows * 8));
+    t.deepEqual(Array.from(got), Array.from(expected), `seed ${seed}`);
+  }
+});

@@ -143,6 +143,11 @@ export class NervVideo {
     return { params: g.params, latents: g.latents[index % this.info.groupSize] };
   }
 
+  /** The integer latents of frame `index` (all levels, finest first), as the entropy decoder produced them. */
+  latents(index: number): Int32Array {
+    return this.frameLatents(index).latents.slice();
+  }
+
   /** The synthesis output of frame `index`: float [H * W, 3] in the file's colour (unclamped). */
   async synthesized(index: number): Promise<Float32Array> {
     const { params, latents } = this.frameLatents(index);

@@ -47,6 +47,8 @@ export interface EncodeOptions {
   /** How many frames the input holds (for `targetBytes`). */
   expectedFrames?: number;
   profile?: string;
+  /** Peak learning rates (advanced; the defaults suit every preset). */
+  learningRates?: { latents?: number; networks?: number };
   /** Code RGB even when the frames carry 4:2:0 planes (default: the source's own colour format). */
   colour?: ColourFormat;
   /** Search lambda so every group decodes at this PSNR or a little above (dB: YUV 6:1:1, or RGB for RGB files). */
@@ -81,6 +83,10 @@ export interface GroupReport {
   lambda: number;
   /** Rate-control passes (each re-trains the group at a new lambda). */
   passes: number;
+  /** Training kept diverging and stopped early; the group was coded from its best state. */
+  diverged: boolean;
+  /** Divergences training recovered from (at a lower learning rate each time). */
+  recoveries: number;
   /** Training's best state: distortion as PSNR and estimated latent bits. */
   trainedPsnr: number;
   estimatedLatentBits: number;
@@ -194,7 +200,10 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
     }
     const coded = await encodeGroup(ctx, state, group, {
       key, k, steps: key ? keySteps : laterSteps, lambda, seed: seed + firstGroup + k, keyInterval, target, onProgress: options.onProgress,
+      learningRates: { ...DEFAULT_SCHEDULE.lr, ...options.learningRates },
     });
+    if (coded.report.diverged) warnings.push(`group ${k}: training kept diverging and stopped early; it was coded from the best state reached (${coded.report.psnr.toFixed(2)} dB)`);
+    else if (coded.report.recoveries > 0) warnings.push(`group ${k}: training diverged ${coded.report.recoveries} time(s) and recovered at a lower learning rate`);
     groups.push(coded.group);
     reports.push(coded.report);
     yuvScores = yuvScores.concat(coded.yuv);
@@ -276,6 +285,7 @@ interface GroupSettings {
   seed: number;
   keyInterval: number;
   target: GroupTarget;
+  learningRates: { latents: number; networks: number };
   onProgress?: (event: EncodeProgress) => void;
 }
 
@@ -292,7 +302,7 @@ interface CodedAttempt {
   framePsnrs: number[];
   rgbPsnrs: number[];
   yuv: YuvPsnr[];
-  trained: { steps: number; distortion: number; bits: number; reports: StepReport[] };
+  trained: { steps: number; distortion: number; bits: number; reports: StepReport[]; gaveUp: boolean; recoveries: number };
 }
 
 async function encodeGroup(
@@ -340,7 +350,7 @@ async function encodeGroup(
   state.tensors = chosen.tensors;
   state.lastLatents = chosen.symbols[chosen.symbols.length - 1];
   const report: GroupReport = {
-    group: k, frames: frames.length, key, steps, lambda: chosen.point.lambda, passes: points.length - 1,
+    group: k, frames: frames.length, key, steps, lambda: chosen.point.lambda, passes: points.length - 1, diverged: chosen.trained.gaveUp, recoveries: chosen.trained.recoveries,
     trainedPsnr: psnrOfMse(chosen.trained.distortion), estimatedLatentBits: chosen.trained.bits,
     psnr: chosen.point.psnr, psnrRgb: meanPsnr(chosen.rgbPsnrs), framePsnr: chosen.framePsnrs, framePsnrRgb: chosen.rgbPsnrs,
     latentBytes: chosen.latents.length, networkBytes: chosen.networkBytes,
@@ -383,7 +393,7 @@ async function trainAndCode(
       lambda: pass.lambda,
       seed: settings.seed,
       // Predicted groups keep the key group's networks: they cost nothing to send again.
-      lr: { latents: DEFAULT_SCHEDULE.lr.latents, networks: key ? DEFAULT_SCHEDULE.lr.networks : 0 },
+      lr: { latents: settings.learningRates.latents, networks: key ? settings.learningRates.networks : 0 },
     },
     (r) => settings.onProgress?.({ group: k, phase: pass.phase, step: r.step, steps: r.steps, psnr: psnrOfMse(r.distortion), bpp: r.bits / pass.pixels }),
   );
@@ -426,7 +436,7 @@ async function trainAndCode(
   return {
     point: { lambda: pass.lambda, bytes: latents.length + networkBytes, psnr: meanPsnr(framePsnrs) },
     symbols, tensors, latents, networkBytes, framePsnrs, rgbPsnrs, yuv,
-    trained: { steps: trained.steps, distortion: trained.best.distortion, bits: trained.best.bits, reports: trained.reports },
+    trained: { steps: trained.steps, distortion: trained.best.distortion, bits: trained.best.bits, reports: trained.reports, gaveUp: trained.gaveUp, recoveries: trained.recoveries },
   };
 }
 

@@ -72,6 +72,26 @@ export class ArmFixedPoint {
     this.buffers = plan.arm.map((l) => new Int32Array(l.outC));
   }
 
+  /** All integer parameters in one array, as shaders/arm_fixed.wgsl reads them. */
+  packed(): { params: Int32Array; layers: { inC: number; outC: number; weights: number; biases: number }[]; linear: number; inputs: number } {
+    const parts: Int32Array[] = [];
+    let offset = 0;
+    const place = (a: Int32Array) => {
+      parts.push(a);
+      offset += a.length;
+      return offset - a.length;
+    };
+    const layers = this.layers.map((l) => ({ inC: l.inC, outC: l.outC, weights: place(l.w), biases: place(l.b) }));
+    const linear = place(this.linear);
+    const params = new Int32Array(offset);
+    let at = 0;
+    for (const part of parts) {
+      params.set(part, at);
+      at += part.length;
+    }
+    return { params, layers, linear, inputs: this.inputs };
+  }
+
   /** (mu, log-scale) with 8 fractional bits into out[0], out[1]; the log-scale shift included. */
   forward(context: Int32Array, out: Int32Array): void {
     let x: Int32Array = context;

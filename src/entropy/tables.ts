@@ -32,8 +32,20 @@ export function alphabetSize(split: number, valueBits: number): number {
 export const ZIGZAG_BITS = 31;
 export const MAGNITUDE_BITS = 30;
 
-/** Smallest value of each token and its number of extra bits. */
+const layouts = new Map<number, { base: Int32Array; bits: Uint8Array }>();
+
+/** Smallest value of each token and its number of extra bits (shared, read-only tables). */
 export function tokenLayout(split: number, valueBits: number): { base: Int32Array; bits: Uint8Array } {
+  const key = split * 64 + valueBits;
+  let layout = layouts.get(key);
+  if (!layout) {
+    layout = buildTokenLayout(split, valueBits);
+    layouts.set(key, layout);
+  }
+  return layout;
+}
+
+function buildTokenLayout(split: number, valueBits: number): { base: Int32Array; bits: Uint8Array } {
   const size = alphabetSize(split, valueBits);
   const base = new Int32Array(size);
   const bits = new Uint8Array(size);

@@ -285,6 +285,19 @@ export function encodeTensor(symbols: Int32Array): Uint8Array {
 
 // ------------------------------------------------------------------------------------------ rANS
 
+/** Laplace tables recur across groups (same tensor, similar statistics): building one costs up to ~1 ms. */
+const laplaceCache = new Map<number, Int32Array>();
+function laplaceFrequencies(split: number, zeroCode: number, decayCode: number): Int32Array {
+  const key = (split * 65536 + zeroCode) * 65536 + decayCode;
+  let freq = laplaceCache.get(key);
+  if (!freq) {
+    freq = normalizeFrequencies(laplaceWeights(split, zeroCode, decayCode));
+    if (laplaceCache.size >= 256) laplaceCache.delete(laplaceCache.keys().next().value!);
+    laplaceCache.set(key, freq);
+  }
+  return freq;
+}
+
 /**
  * Encodes symbols in reverse (rANS is last-in first-out) so the decoder reads forward. Per symbol,
  * the decoder reads: the token; if it has extra bits, `hi` (extra - 15 bits, if more than 15) then
@@ -364,11 +377,24 @@ function ransDecode(
 ): Int32Array {
   const { base, bits } = tokenLayout(split, magnitudeMode ? MAGNITUDE_BITS : ZIGZAG_BITS);
   const cumulative = new Int32Array(freq.length + 1);
-  const slotToken = new Uint16Array(SLOT_MASK + 1);
-  for (let t = 0; t < freq.length; t++) {
-    cumulative[t + 1] = cumulative[t] + freq[t];
-    slotToken.fill(t, cumulative[t], cumulative[t + 1]);
+  for (let t = 0; t < freq.length; t++) cumulative[t + 1] = cumulative[t] + freq[t];
+  // A 2^15-entry lookup table pays off for large tensors; small ones (network weights) search.
+  let slotToken: Uint16Array | undefined;
+  if (count > 4096) {
+    slotToken = new Uint16Array(SLOT_MASK + 1);
+    for (let t = 0; t < freq.length; t++) slotToken.fill(t, cumulative[t], cumulative[t + 1]);
   }
+  const tokenOf = (slot: number): number => {
+    if (slotToken) return slotToken[slot];
+    let lo = 0;
+    let hi = freq.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (cumulative[mid] <= slot) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
   if (end - pos < 4) throw entropyError('rANS stream shorter than its 4-byte state', pos);
   let x = (bytes[pos] | (bytes[pos + 1] << 8) | (bytes[pos + 2] << 16) | (bytes[pos + 3] << 24)) >>> 0;
   if (x < LOWER || x >= STATE_LIMIT) throw entropyError(`invalid initial rANS state ${x}`, pos);
@@ -376,7 +402,7 @@ function ransDecode(
   const out = new Int32Array(count);
   for (let i = 0; i < count; i++) {
     let slot = x & SLOT_MASK;
-    const token = slotToken[slot];
+    const token = tokenOf(slot);
     x = freq[token] * (x >>> PRECISION) + slot - cumulative[token];
     while (x < LOWER) {
       if (pos >= end) throw entropyError('rANS stream ends early', pos);
@@ -468,8 +494,7 @@ export function decodeTensor(bytes: Uint8Array, count: number): Int32Array {
       if (split < MIN_SPLIT || split > MAX_SPLIT) reader.fail(`split exponent ${split} outside ${MIN_SPLIT}..${MAX_SPLIT}`, reader.pos - 1);
       const zeroCode = reader.u16('Laplace zero probability');
       const decayCode = reader.u16('Laplace decay');
-      const freq = normalizeFrequencies(laplaceWeights(split, zeroCode, decayCode));
-      return ransDecode(bytes, reader.pos, bytes.length, count, split, freq, true);
+      return ransDecode(bytes, reader.pos, bytes.length, count, split, laplaceFrequencies(split, zeroCode, decayCode), true);
     }
     case MODEL_HISTOGRAM: {
       const split = reader.u8('histogram split');

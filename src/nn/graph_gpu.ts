@@ -4,10 +4,11 @@ import { activationForward, activationBackward } from '../gpu/kernels/activation
 import { conv3x3Forward, conv3x3BackwardInput, conv3x3BackwardParams } from '../gpu/kernels/conv3x3.ts';
 import { adamStep } from '../gpu/kernels/adam.ts';
 import {
-  armContext, colourLoss, latentGradient, latentQuantize, latentRate, latentUpsample, latentUpsampleBackward,
+  armContext, colourLoss, latentCumsum, latentGradient, latentQuantize, latentRate, latentUpsample, latentUpsampleBackward,
   levelsUniform, quantizeWords, slotWords, tapsUniform, targetFloatsPerFrame,
 } from '../gpu/kernels/latents.ts';
-import type { ContextSpec, LatentGeometry, QuantizeSettings } from '../cpu/latents.ts';
+import { latentDeltasCpu, type ContextSpec, type LatentGeometry, type QuantizeSettings } from '../cpu/latents.ts';
+import { NervError } from '../errors.ts';
 import { OUTPUT_CHANNELS, type ModelDescription } from './model.ts';
 import { contextSpec, modelGeometry, planModel, type ModelPlan } from './layers.ts';
 
@@ -160,8 +161,11 @@ interface Slot {
   first: number;
   count: number;
   uniform: GPUBuffer;
-  /** The slot's float latents (what Adam optimises) and Adam's moments for them. */
+  /** The slot's float latents, computed from the changes. */
   y: GPUBuffer;
+  /** What Adam optimises: per frame, the change of every latent from the frame before; and Adam's moments. */
+  deltas: GPUBuffer;
+  deltaGrad: GPUBuffer;
   m: GPUBuffer;
   v: GPUBuffer;
   target: GPUBuffer;
@@ -178,9 +182,11 @@ const STAT_BITS = 1;
 
 /**
  * Training graph of one group: latents for `groupFrames` frames (frame 0 of the yhat buffer holds
- * the previous group's last frame, the context of frame 1), cut into slots of at most
- * `slotFrames` frames, each trained by its own static list of dispatches; the network tensors are
- * shared. Everything stays on the GPU; the CPU reads back [distortion, bits] when it asks.
+ * the previous group's last frame, the context of frame 1), trained by one static list of
+ * dispatches per step. The latents are optimised in change form (each frame's latents are the
+ * previous frame's plus a change, the group's first frame changing the previous group's last), so a
+ * latent stays put unless moving it pays. Everything stays on the GPU; the CPU reads back
+ * [distortion, bits] when it asks.
  */
 export class GroupGraph {
   readonly geom: LatentGeometry;
@@ -203,9 +209,13 @@ export class GroupGraph {
   private readonly quantize: GPUBuffer;
   private readonly synthesis: SynthesisGraph;
   private readonly arm: ArmGraph;
+  /** The previous group's last frame (zeros for a key group): what the first frame's changes apply to. */
+  private readonly base: GPUBuffer;
+  private baseValues: Float32Array;
   private previousValid = false;
 
   constructor(readonly ctx: GpuContext, readonly model: ModelDescription, readonly groupFrames: number, readonly slotFrames: number) {
+    if (slotFrames !== groupFrames) throw new NervError('BAD_ARGUMENT', 'the latents\' change form trains a whole group per step: slotFrames must equal groupFrames');
     this.geom = modelGeometry(model);
     this.spec = contextSpec(model);
     this.plan = planModel(model);
@@ -225,6 +235,8 @@ export class GroupGraph {
     this.levels = levelsUniform(ctx, this.geom);
     this.taps = tapsUniform(ctx, this.spec);
     this.quantize = ctx.buffer(4, 'quantize settings');
+    this.base = ctx.buffer(perFrame, 'base frame');
+    this.baseValues = new Float32Array(perFrame);
     this.synthesis = new SynthesisGraph(ctx, model, this.plan, slotFrames, true);
     this.arm = new ArmGraph(ctx, this.plan, maxLatents);
     const targetFloats = targetFloatsPerFrame(model);
@@ -233,7 +245,8 @@ export class GroupGraph {
       this.slots.push({
         first, count,
         uniform: ctx.upload(slotWords({ first, count, previousValid: false })),
-        y: ctx.buffer(count * perFrame, 'latents'), m: ctx.buffer(count * perFrame), v: ctx.buffer(count * perFrame),
+        y: ctx.buffer(count * perFrame, 'latents'), deltas: ctx.buffer(count * perFrame, 'latent changes'),
+        deltaGrad: ctx.buffer(count * perFrame, 'latent change gradient'), m: ctx.buffer(count * perFrame), v: ctx.buffer(count * perFrame),
         target: ctx.buffer(count * targetFloats, 'targets'), rate: ctx.buffer(4, 'rate scale'), stats: ctx.buffer(2, 'stats'),
         programs: new Map(),
       });
@@ -243,21 +256,22 @@ export class GroupGraph {
   /** The previous group's last frame (integer symbols), or undefined for a key group (zeros, flagged as missing). */
   setContextFrame(symbols: Float32Array | undefined): void {
     this.previousValid = symbols !== undefined;
-    this.ctx.write(this.yhat, symbols ?? new Float32Array(this.geom.perFrame));
+    this.baseValues = symbols ? Float32Array.from(symbols) : new Float32Array(this.geom.perFrame);
+    this.ctx.write(this.yhat, this.baseValues);
+    this.ctx.write(this.base, this.baseValues);
     for (const slot of this.slots) this.ctx.write(slot.uniform, slotWords({ first: slot.first, count: slot.count, previousValid: this.previousValid }));
   }
 
-  /** Float latents of every frame of the group, frame-major ([groupFrames * perFrame]). */
+  /** Float latents of every frame of the group, frame-major ([groupFrames * perFrame]); set the context frame first. */
   setLatents(values: Float32Array): void {
-    const perFrame = this.geom.perFrame;
-    for (const slot of this.slots) this.ctx.write(slot.y, values.subarray((slot.first - 1) * perFrame, (slot.first - 1 + slot.count) * perFrame));
+    const slot = this.slots[0];
+    this.ctx.write(slot.deltas, latentDeltasCpu(this.baseValues, values, this.geom.perFrame));
   }
 
   async getLatents(): Promise<Float32Array> {
-    const perFrame = this.geom.perFrame;
-    const out = new Float32Array(this.groupFrames * perFrame);
-    for (const slot of this.slots) out.set(await this.ctx.read(slot.y, slot.count * perFrame), (slot.first - 1) * perFrame);
-    return out;
+    const slot = this.slots[0];
+    this.ctx.run([latentCumsum(this.ctx, this.geom, slot.count, 'forward', { base: this.base, values: slot.deltas, out: slot.y })]);
+    return (await this.ctx.read(slot.y, slot.count * this.geom.perFrame)).slice();
   }
 
   setParameters(values: Float32Array[]): void {
@@ -313,6 +327,13 @@ export class GroupGraph {
     return { distortion, bits };
   }
 
+  /** The gradients of the last step: per network tensor, and of the latents' changes (for tests and diagnostics). */
+  async readGradients(): Promise<{ tensors: Float32Array[]; deltas: Float32Array }> {
+    const tensors = await Promise.all(this.grads.map((b, i) => this.ctx.read(b, this.plan.tensors[i].size).then((v) => v.slice())));
+    const slot = this.slots[0];
+    return { tensors, deltas: (await this.ctx.read(slot.deltaGrad, slot.count * this.geom.perFrame)).slice() };
+  }
+
   /** Copies of every trainable buffer, for keeping the best state seen. */
   snapshot(): GpuSnapshot {
     const encoder = this.ctx.device.createCommandEncoder();
@@ -321,7 +342,7 @@ export class GroupGraph {
       encoder.copyBufferToBuffer(b, 0, c, 0, b.size);
       return c;
     };
-    const snapshot = { params: this.params.map(copy), latents: this.slots.map((s) => copy(s.y)) };
+    const snapshot = { params: this.params.map(copy), latents: this.slots.map((s) => copy(s.deltas)) };
     this.ctx.device.queue.submit([encoder.finish()]);
     return snapshot;
   }
@@ -329,7 +350,7 @@ export class GroupGraph {
   restore(snapshot: GpuSnapshot): void {
     const encoder = this.ctx.device.createCommandEncoder();
     snapshot.params.forEach((b, i) => encoder.copyBufferToBuffer(b, 0, this.params[i], 0, b.size));
-    snapshot.latents.forEach((b, i) => encoder.copyBufferToBuffer(b, 0, this.slots[i].y, 0, b.size));
+    snapshot.latents.forEach((b, i) => encoder.copyBufferToBuffer(b, 0, this.slots[i].deltas, 0, b.size));
     this.ctx.device.queue.submit([encoder.finish()]);
   }
 
@@ -349,6 +370,7 @@ export class GroupGraph {
     const synthesis = slot.count === this.slotFrames ? this.synthesis : new SynthesisGraph(ctx, model, this.plan, frames, true);
     const arm = slot.count === this.slotFrames ? this.arm : new ArmGraph(ctx, this.plan, frames * geom.perFrame);
     const programs: GpuProgram[] = [
+      latentCumsum(ctx, geom, frames, 'forward', { base: this.base, values: slot.deltas, out: slot.y }),
       latentQuantize(ctx, geom, frames, { y: slot.y, settings: this.quantize, slot: slot.uniform, yhat: this.yhat, slope: this.slope }),
       latentUpsample(ctx, geom, frames, { latents: this.yhat, levels: this.levels, slot: slot.uniform, features: synthesis.features }),
       ...synthesis.forward(this.params),
@@ -371,7 +393,8 @@ export class GroupGraph {
           dDistortion: this.dDistortion, dRate: this.dRate, dctxA: arm.dctxA, dctxB: arm.dctxB, slope: this.slope,
           levels: this.levels, taps: this.taps, slot: slot.uniform, grad: this.latentGrad,
         }),
-        adamStep(ctx, { count: frames * geom.perFrame }, { param: slot.y, grad: this.latentGrad, m: slot.m, v: slot.v, hyper: this.latentHyper }),
+        latentCumsum(ctx, geom, frames, 'backward', { base: this.base, values: this.latentGrad, out: slot.deltaGrad }),
+        adamStep(ctx, { count: frames * geom.perFrame }, { param: slot.deltas, grad: slot.deltaGrad, m: slot.m, v: slot.v, hyper: this.latentHyper }),
       );
     }
     return programs;

@@ -262,7 +262,8 @@ export function macsPerPixel(model: ModelDescription): number {
 /**
  * Deterministic initial network parameters. Synthesis: uniform He-scaled 1x1 layers; 3x3 layers
  * start as the identity (a residual block that has learned nothing yet); the last layer's bias is
- * mid-grey. ARM: small random weights, so the first rates follow the log-scale shift.
+ * mid-grey. ARM: small random weights, so the first rates follow the log-scale shift, and a linear
+ * path that predicts the previous frame's latent.
  */
 export function initialParameters(model: ModelDescription, seed: number): Float32Array[] {
   const random = mulberry32(seed);
@@ -282,6 +283,12 @@ export function initialParameters(model: ModelDescription, seed: number): Float3
       }
     } else if (spec.name === lastSynthesisBias) {
       values.fill(0.5);
+
+    } else if (spec.name === 'arm.linear.weight') {
+      // Start by predicting each latent as the same latent in the previous frame: right for static
+      // content from the first step, and harmless where there is no previous frame (that input is 0).
+      const temporal = model.arm.taps.findIndex((t) => t.from === 'previous' && t.dy === 0 && t.dx === 0);
+      if (temporal >= 0) values[temporal * 2] = 1;
     } else if (spec.role === 'arm' && spec.kind === 'weight') {
       const scale = 1 / spec.shape[1];
       for (let i = 0; i < values.length; i++) values[i] = uniform(scale);

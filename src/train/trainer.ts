@@ -55,6 +55,10 @@ export interface TrainResult {
   reports: StepReport[];
   best: StepReport;
   steps: number;
+  /** Training kept diverging even at a much lower learning rate and stopped early: `best` is the best state before. */
+  gaveUp: boolean;
+  /** Divergences recovered from (each restored the best state and lowered the learning rate). */
+  recoveries: number;
 }
 
 const MAX_RECOVERIES = 6;
@@ -62,6 +66,8 @@ const MAX_RECOVERIES = 6;
 /** Trains the group loaded in `graph` (latents, networks, targets and context frame already set). */
 export async function trainGroup(graph: GroupGraph, schedule: TrainSchedule, onReport?: (report: StepReport) => void): Promise<TrainResult> {
   const pixels = graph.groupFrames * graph.model.width * graph.model.height;
+  // Short runs measure more often, so a divergence costs a small share of them.
+  const evalEvery = Math.max(10, Math.min(schedule.evalEvery, Math.round(schedule.steps / 10)));
   const mainSteps = Math.max(1, Math.round(schedule.steps * (1 - schedule.finalFraction)));
   const kinds = graph.plan.tensors.map((t) => t.kind);
   graph.setLambda(schedule.lambda);
@@ -71,6 +77,7 @@ export async function trainGroup(graph: GroupGraph, schedule: TrainSchedule, onR
   let lrScale = 1;
   let recoveries = 0;
   let adamStep = 0;
+  let gaveUp = false;
 
   const measure = async (step: number, phase: StepReport['phase']): Promise<StepReport> => {
     graph.setQuantize({ mode: 'hard', temperature: 0.1, noise: 0, seed: 0 });
@@ -87,6 +94,9 @@ export async function trainGroup(graph: GroupGraph, schedule: TrainSchedule, onR
     return { step, steps: schedule.steps, phase, distortion, bits, loss, recoveries };
   };
 
+  // The starting state is the first fallback: whatever happens, training returns something it measured.
+  const start = await measure(0, 'main');
+  if (Number.isFinite(start.loss)) best = { report: start, snapshot: graph.snapshot() };
   for (let step = 0; step < schedule.steps; step++) {
     const final = step >= mainSteps;
     const progress = final ? 1 : step / mainSteps;
@@ -108,16 +118,19 @@ export async function trainGroup(graph: GroupGraph, schedule: TrainSchedule, onR
     for (let s = 0; s < graph.slots.length; s++) graph.step(s, mode);
 
     const last = step === schedule.steps - 1;
-    if ((step + 1) % schedule.evalEvery !== 0 && !last) continue;
+    if ((step + 1) % evalEvery !== 0 && !last) continue;
     const report = await measure(step + 1, final ? 'final' : 'main');
     if (!Number.isFinite(report.loss) || (best && report.loss > 4 * best.report.loss + 1e-3)) {
-      // Diverged: back to the best state seen, at half the learning rate, and carry on.
-      if (!best || ++recoveries > MAX_RECOVERIES) {
-        throw new NervError('TRAINING', `training diverged at step ${step + 1} ${best ? `${MAX_RECOVERIES} times` : 'before its first measurement'}`);
-      }
+      // Diverged: back to the best state seen, at half the learning rate, and carry on; what is
+      // lost is at most the steps since the last measurement.
+      if (!best) throw new NervError('TRAINING', `training diverged at step ${step + 1} from a starting state that does not evaluate`);
       graph.restore(best.snapshot);
       graph.resetOptimizer();
-      lrScale /= 2;
+      if (++recoveries > MAX_RECOVERIES) {
+        gaveUp = true;
+        break;
+      }
+      lrScale /= 4;
       continue;
     }
     reports.push(report);
@@ -129,11 +142,12 @@ export async function trainGroup(graph: GroupGraph, schedule: TrainSchedule, onR
     }
     if (schedule.stopAtDistortion !== undefined && report.distortion <= schedule.stopAtDistortion && final) break;
   }
-  graph.restore(best!.snapshot);
+  if (!best) throw new NervError('TRAINING', 'training produced no state that evaluates to a finite loss');
+  graph.restore(best.snapshot);
   await graph.ctx.finish();
-  best!.snapshot.params.forEach((b) => b.destroy());
-  best!.snapshot.latents.forEach((b) => b.destroy());
-  return { reports, best: best!.report, steps: reports.at(-1)?.step ?? 0 };
+  best.snapshot.params.forEach((b) => b.destroy());
+  best.snapshot.latents.forEach((b) => b.destroy());
+  return { reports, best: best.report, steps: reports.at(-1)?.step ?? 0, gaveUp, recoveries };
 }
 
 function adamHyper(lr: number, beta1: number, beta2: number, t: number): Float32Array {
