@@ -7,11 +7,12 @@
 // one frame (plus one pipe or file chunk) in memory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { basename, delimiter, dirname, extname, join } from 'node:path';
 import pngjs from 'pngjs';
 import { BadArgumentError, NervError } from '../errors.ts';
+import { commitTempFile, tempPathFor } from '../format/atomic.ts';
 import { rgba8ToRgb, rgbToRgba8, type ChromaFormat } from './color.ts';
 import { assertRgbFrame, type ColorSpace, type FrameSource, type RgbFrame, type VideoInfo } from './frame.ts';
 import { Y4M_LIMITS, Y4mDecoder, Y4mEncoder, y4mVideoInfo } from './y4m.ts';
@@ -53,6 +54,10 @@ export interface WriteVideoOptions {
   crf?: number;
   /** Chroma format of .y4m outputs; default 4:2:0. */
   chroma?: ChromaFormat;
+  /** false: fail instead of replacing an existing file (checked atomically at the end). Default true. */
+  overwrite?: boolean;
+  /** Write Y4M whatever the file name says (default: the extension decides). */
+  format?: 'y4m';
 }
 
 /**
@@ -96,7 +101,13 @@ type InputKind =
 
 const PATTERN = /%(0?\d*)d/;
 
-function formatPattern(pattern: string, index: number): string {
+/** Whether `path` names a numbered image sequence (`frames/%04d.png`) rather than one file. */
+export function isImagePattern(path: string): boolean {
+  return PATTERN.test(basename(path));
+}
+
+/** The file name of frame `index` of a pattern (`%04d` -> 0001). */
+export function formatPattern(pattern: string, index: number): string {
   return pattern.replace(PATTERN, (_m, width: string) => String(index).padStart(width ? Number(width) : 0, '0'));
 }
 
@@ -348,6 +359,57 @@ async function pullFrame(decoder: Y4mDecoder, chunks: AsyncIterator<Uint8Array>)
   }
 }
 
+/**
+ * A Y4M video read once from a stream (stdin, a gunzip stream): `frames()` can be iterated once, and
+ * the frame count is unknown unless `frameCount` says it. `source` names the stream in errors.
+ */
+export async function openY4mStream(
+  stream: AsyncIterable<Uint8Array>,
+  options: OpenVideoOptions & { source?: string; frameCount?: number } = {},
+): Promise<FrameSource> {
+  checkOptions(options);
+  const source = options.source ?? 'stdin';
+  if (options.scale) throw new BadArgumentError(`${source}: scaling needs a file (ffmpeg reads it); scale before piping`);
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  const decoder = new Y4mDecoder({ colorSpace: options.colorSpace });
+  const next = () =>
+    pullFrame(decoder, chunks).catch((error: unknown) => {
+      throw withPath(source, error);
+    });
+  const close = async () => {
+    await chunks.return?.();
+  };
+  const first = await next().catch(async (error: unknown) => {
+    await close();
+    throw error;
+  });
+  if (!first) throw new NervError('BAD_INPUT', `${source} contains no frames`);
+  const info = y4mVideoInfo(decoder.header()!, source, options.colorSpace);
+  info.frameCount = capFrameCount(options.frameCount, options);
+  const maxFrames = options.maxFrames ?? Infinity;
+  let used = false;
+  return {
+    info,
+    async *frames() {
+      if (used) throw new BadArgumentError(`${source} is a stream: its frames can be read only once`);
+      used = true;
+      try {
+        let count = 1;
+        yield first;
+        while (count < maxFrames) {
+          const frame = await next();
+          if (!frame) break;
+          count++;
+          yield frame;
+        }
+      } finally {
+        await close();
+      }
+    },
+    close,
+  };
+}
+
 // --- PNG sequences
 
 function pngSize(bytes: Uint8Array, path: string): { width: number; height: number } {
@@ -460,13 +522,21 @@ function runCapture(command: string, args: string[]): Promise<{ code: number | n
   });
 }
 
-/** Keeps the tail of a child's stderr for error messages. */
+/**
+ * Keeps the tail of a child's stderr for error messages, on one line (errors are one line each) and
+ * without ffmpeg's context pointers ("[NULL @ 0x55a7bdf20800] ").
+ */
 function collectStderr(child: ChildProcess): () => string {
   let text = '';
   child.stderr?.on('data', (d) => {
     text = (text + d).slice(-8192);
   });
-  return () => text.trim();
+  return () =>
+    text
+      .split('\n')
+      .map((line) => line.replace(/^\[[^\]]* @ 0x[0-9a-f]+\]\s*/, '').trim())
+      .filter(Boolean)
+      .join('; ');
 }
 
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }> {
@@ -566,13 +636,63 @@ export async function writeVideo(
   options: WriteVideoOptions = {},
 ): Promise<{ frames: number }> {
   const ext = extname(path).toLowerCase();
+  if (options.format === 'y4m') return writeY4mFile(path, info, frames, options);
   if (PATTERN.test(basename(path))) {
     if (ext !== '.png') throw new BadArgumentError(`image patterns are written as PNG only: use e.g. ${dirname(path)}/%04d.png`);
-    return writePngSequence(path, info, frames);
+    return writePngSequence(path, info, frames, options);
   }
-  if (ext === '.png') return writeSinglePng(path, info, frames);
+  if (ext === '.png') return writeSinglePng(path, info, frames, options);
   if (ext === '.y4m') return writeY4mFile(path, info, frames, options);
   return writeWithFfmpeg(path, info, frames, options);
+}
+
+/**
+ * Writes frames as Y4M to a stream (stdout), honouring back-pressure. A reader that goes away
+ * (EPIPE: `| head`) is an IO error naming `target`. Returns the frame count.
+ */
+export async function writeY4mStream(
+  stream: NodeJS.WritableStream,
+  info: VideoInfo,
+  frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>,
+  options: WriteVideoOptions & { target?: string } = {},
+): Promise<{ frames: number }> {
+  const target = options.target ?? 'stdout';
+  const encoder = new Y4mEncoder(info, { chroma: options.chroma });
+  let failure: Error | undefined;
+  const onError = (error: Error) => (failure ??= error);
+  stream.on('error', onError);
+  const write = async (bytes: Uint8Array) => {
+    if (failure) throw failure;
+    if (!stream.write(bytes)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done);
+          stream.off('error', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('error', done);
+      });
+    }
+    if (failure) throw failure;
+  };
+  let count = 0;
+  try {
+    await write(encoder.header);
+    for await (const frame of frames) {
+      checkFrame(frame, info, count);
+      await write(encoder.frame(frame));
+      count++;
+    }
+  } catch (error) {
+    if (error instanceof NervError) throw error;
+    const reason = (error as NodeJS.ErrnoException).code === 'EPIPE' ? 'the reader closed the pipe' : (error as Error).message;
+    throw new NervError('IO', `cannot write ${target}: ${reason}`, { cause: error });
+  } finally {
+    stream.off('error', onError);
+  }
+  if (count === 0) throw new BadArgumentError(`no frames to write to ${target}`);
+  return { frames: count };
 }
 
 function checkFrame(frame: RgbFrame, info: VideoInfo, index: number): void {
@@ -580,11 +700,6 @@ function checkFrame(frame: RgbFrame, info: VideoInfo, index: number): void {
   if (frame.width !== info.width || frame.height !== info.height) {
     throw new BadArgumentError(`frame ${index} is ${frame.width}x${frame.height}, the video is ${info.width}x${info.height}`);
   }
-}
-
-function tempPathFor(path: string): string {
-  const random = Math.floor(Math.random() * 1e9).toString(36);
-  return join(dirname(path), `.${basename(path, extname(path))}.${process.pid}.${random}.tmp${extname(path)}`);
 }
 
 async function ensureParent(path: string): Promise<void> {
@@ -602,7 +717,7 @@ async function removeQuietly(path: string): Promise<void> {
 async function writeY4mFile(path: string, info: VideoInfo, frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>, options: WriteVideoOptions) {
   const encoder = new Y4mEncoder(info, { chroma: options.chroma });
   await ensureParent(path);
-  const temp = tempPathFor(path);
+  const { temp, release } = tempPathFor(path, true);
   let file;
   try {
     file = await open(temp, 'w');
@@ -620,13 +735,15 @@ async function writeY4mFile(path: string, info: VideoInfo, frames: AsyncIterable
     if (count === 0) throw new BadArgumentError(`no frames to write to ${path}`);
     await file.close();
     file = undefined;
-    await rename(temp, path);
+    await commitTempFile(temp, path, options.overwrite ?? true);
     return { frames: count };
   } catch (error) {
     await file?.close().catch(() => {});
     await removeQuietly(temp);
     if (error instanceof NervError) throw error;
     throw new NervError('IO', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    release();
   }
 }
 
@@ -636,30 +753,33 @@ function encodePng(frame: RgbFrame): Buffer {
   return PNG.sync.write(png, { colorType: 2 });
 }
 
-async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const temp = tempPathFor(path);
+async function writeAtomically(path: string, bytes: Uint8Array, overwrite = true): Promise<void> {
+  const { temp, release } = tempPathFor(path, true);
   try {
     await writeFile(temp, bytes);
-    await rename(temp, path);
+    await commitTempFile(temp, path, overwrite);
   } catch (cause) {
     await removeQuietly(temp);
+    if (cause instanceof NervError) throw cause;
     throw new NervError('IO', `cannot write ${path}: ${(cause as Error).message}`, { cause });
+  } finally {
+    release();
   }
 }
 
-async function writePngSequence(pattern: string, info: VideoInfo, frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>) {
+async function writePngSequence(pattern: string, info: VideoInfo, frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>, options: WriteVideoOptions) {
   await ensureParent(pattern);
   let count = 0;
   for await (const frame of frames) {
     checkFrame(frame, info, count);
-    await writeAtomically(formatPattern(pattern, count + 1), encodePng(frame));
+    await writeAtomically(formatPattern(pattern, count + 1), encodePng(frame), options.overwrite);
     count++;
   }
   if (count === 0) throw new BadArgumentError(`no frames to write to ${pattern}`);
   return { frames: count };
 }
 
-async function writeSinglePng(path: string, info: VideoInfo, frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>) {
+async function writeSinglePng(path: string, info: VideoInfo, frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>, options: WriteVideoOptions) {
   let only: RgbFrame | undefined;
   for await (const frame of frames) {
     if (only) throw new BadArgumentError(`${path} holds one frame; for a sequence use a pattern like ${join(dirname(path), '%04d.png')}`);
@@ -668,7 +788,7 @@ async function writeSinglePng(path: string, info: VideoInfo, frames: AsyncIterab
   }
   if (!only) throw new BadArgumentError(`no frames to write to ${path}`);
   await ensureParent(path);
-  await writeAtomically(path, encodePng(only));
+  await writeAtomically(path, encodePng(only), options.overwrite);
   return { frames: 1 };
 }
 
@@ -693,7 +813,9 @@ async function writeWithFfmpeg(path: string, info: VideoInfo, frames: AsyncItera
   // Limited range, matching the -color_range tag below.
   const encoder = new Y4mEncoder({ ...info, colorRange: 'limited' }, { chroma: '420' });
   await ensureParent(path);
-  const temp = tempPathFor(path);
+  const { temp, release } = tempPathFor(path, true);
+  // ffmpeg names the file it was given; users should see the name they gave.
+  const ffmpegText = () => stderr().replaceAll(temp, path);
   const matrix = info.colorSpace === 'bt709' ? ['bt709', 'bt709', 'bt709'] : ['smpte170m', 'smpte170m', 'smpte170m'];
   const args = ['-v', 'error', '-nostdin', '-y', '-f', 'yuv4mpegpipe', '-i', 'pipe:0'];
   if (codec) args.push('-c:v', codec);
@@ -723,8 +845,8 @@ async function writeWithFfmpeg(path: string, info: VideoInfo, frames: AsyncItera
     stdin.end();
     const status = await exit;
     if (status.error) throw new NervError('NO_FFMPEG', `could not run ${ffmpeg}: ${status.error.message}`, { cause: status.error });
-    if (status.code !== 0) throw new NervError('IO', `ffmpeg could not write ${path}: ${stderr() || `exit code ${status.code}`}`);
-    await rename(temp, path);
+    if (status.code !== 0) throw new NervError('IO', `ffmpeg could not write ${path}: ${ffmpegText() || `exit code ${status.code}`}`);
+    await commitTempFile(temp, path, options.overwrite ?? true);
     return { frames: count };
   } catch (error) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -734,6 +856,8 @@ async function writeWithFfmpeg(path: string, info: VideoInfo, frames: AsyncItera
       if (error instanceof NervError) throw error;
       throw new NervError('IO', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
     }
-    throw new NervError('IO', `ffmpeg could not write ${path}: ${stderr()}${status.code ? ` (exit code ${status.code})` : ''}`, { cause: error });
+    throw new NervError('IO', `ffmpeg could not write ${path}: ${ffmpegText()}${status.code ? ` (exit code ${status.code})` : ''}`, { cause: error });
+  } finally {
+    release();
   }
 }
