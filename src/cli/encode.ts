@@ -1,14 +1,19 @@
-import { SingleBar } from 'cli-progress';
 import { GpuContext } from '../gpu/context.ts';
 import { requestGpuDevice } from '../gpu/device.ts';
-import { encodeFrames, type EncodeProgress } from '../encode/encode.ts';
+import { encodeFrames } from '../encode/encode.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
-import { openVideo } from '../video/node-io.ts';
+import { openVideo, openY4mStream } from '../video/node-io.ts';
+import type { FrameSource } from '../video/frame.ts';
 import { NervError } from '../errors.ts';
+import { checkOutput, naming, overwriteFrom, pick, refuseBinaryToTerminal, STDIO } from './files.ts';
+import { addInterruptNote, setInterruptProgress } from './interrupt.ts';
+import { progressReporter } from './progress.ts';
+import { UsageError } from './errors.ts';
+import { describeAdapter } from '../gpu/node.ts';
 
 export interface EncodeFlags {
-  input: string;
-  output: string;
+  input?: string;
+  output?: string;
   frames?: number;
   scale?: { width: number; height: number };
   psnr?: number;
@@ -22,17 +27,32 @@ export interface EncodeFlags {
   keyInterval: number;
   seed: number;
   json?: boolean;
+  yes?: boolean;
+  neverOverwrite?: boolean;
 }
 
-export async function encodeCommand(flags: EncodeFlags): Promise<void> {
-  const source = await openVideo(flags.input, { maxFrames: flags.frames, scale: flags.scale });
+export async function encodeCommand(inputArg: string | undefined, outputArg: string | undefined, flags: EncodeFlags): Promise<void> {
+  const input = pick('input', inputArg, flags.input, '-i');
+  const output = pick('output', outputArg, flags.output, '-o');
+  if (output === STDIO && flags.json) throw new UsageError('--json and -o - both write to stdout: keep one');
+  refuseBinaryToTerminal(output, '.nerv data');
+  // Everything that could fail at the end is checked before a frame is read.
+  await checkOutput(output, { inputs: [input], overwrite: overwriteFrom(flags) });
+  const source = await openSource(input, flags);
   try {
     const ctx = new GpuContext(await requestGpuDevice());
     const laterSteps = flags.laterSteps ?? Math.ceil(flags.steps / 3);
-    const frameCount = source.info.frameCount;
-    const targetBytes = flags.size ?? (flags.bpp === undefined ? undefined : bytesForBpp(flags.bpp, source.info.width, source.info.height, frameCount));
+    const { width, height, frameCount } = source.info;
+    const targetBytes = flags.size ?? (flags.bpp === undefined ? undefined : bytesForBpp(flags.bpp, width, height, frameCount));
     const groups = frameCount ? Math.ceil(frameCount / flags.group) : undefined;
-    const progress = progressReporter(flags, groups, laterSteps);
+    const progress = progressReporter({ interactive: !!process.stderr.isTTY, quiet: !!flags.json, groups, steps: flags.steps, laterSteps });
+    const outputName = output === STDIO ? 'stdout' : output;
+    setInterruptProgress(() => `after ${progress.groupsDone()}${groups ? ` of ${groups}` : ''} groups`);
+    addInterruptNote(() => `nothing was written to ${outputName}`);
+    progress.note(
+      `encoding ${input === STDIO ? 'stdin' : input}: ${width}x${height}, ${frameCount ?? 'unknown number of'} frames` +
+        `${groups ? ` in ${groups} group${groups > 1 ? 's' : ''}` : ''}, on ${describeAdapter()}`,
+    );
     const started = performance.now();
     const result = await encodeFrames(ctx, source.frames(), {
       groupSize: flags.group,
@@ -50,10 +70,11 @@ export async function encodeCommand(flags: EncodeFlags): Promise<void> {
       onProgress: progress.update,
     });
     progress.stop();
-    await writeFileAtomic(flags.output, result.bytes);
+    if (output === STDIO) process.stdout.write(result.bytes);
+    else await writeFileAtomic(output, result.bytes, { overwrite: flags.yes === true });
     const seconds = (performance.now() - started) / 1000;
     const summary = {
-      output: flags.output,
+      output: outputName,
       bytes: result.bytes.length,
       bpp: result.bpp,
       psnr: result.psnr,
@@ -61,6 +82,7 @@ export async function encodeCommand(flags: EncodeFlags): Promise<void> {
       width: result.model.width,
       height: result.model.height,
       seconds,
+      adapter: describeAdapter(),
       parameterCount: result.parameterCount,
       macsPerPixel: result.macsPerPixel,
       groups: result.groups.map((g) => ({
@@ -70,7 +92,7 @@ export async function encodeCommand(flags: EncodeFlags): Promise<void> {
     if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else {
       process.stderr.write(
-        `wrote ${flags.output}: ${summary.bytes} bytes, ${summary.bpp.toFixed(4)} bpp, PSNR ${summary.psnr.toFixed(2)} dB, ` +
+        `wrote ${outputName}: ${summary.bytes} bytes, ${summary.bpp.toFixed(4)} bpp, PSNR ${summary.psnr.toFixed(2)} dB, ` +
           `${summary.frames} frames ${summary.width}x${summary.height} in ${seconds.toFixed(1)} s\n`,
       );
     }
@@ -79,47 +101,16 @@ export async function encodeCommand(flags: EncodeFlags): Promise<void> {
   }
 }
 
+async function openSource(input: string, flags: EncodeFlags): Promise<FrameSource> {
+  try {
+    if (input === STDIO) return await openY4mStream(process.stdin, { maxFrames: flags.frames, scale: flags.scale, source: 'stdin' });
+    return await openVideo(input, { maxFrames: flags.frames, scale: flags.scale });
+  } catch (error) {
+    throw naming(input, error);
+  }
+}
+
 function bytesForBpp(bpp: number, width: number, height: number, frames: number | undefined): number {
   if (!frames) throw new NervError('BAD_INPUT', '--bpp needs to know how many frames the input has: pass --frames N');
   return Math.round((bpp * width * height * frames) / 8);
-}
-
-/** A progress bar on a terminal; one plain line per group (and every few hundred steps) otherwise. */
-function progressReporter(flags: EncodeFlags, groups: number | undefined, laterSteps: number) {
-  const interactive = process.stderr.isTTY && !flags.json;
-  const firstGroupWork = flags.steps + Math.max(20, Math.ceil(flags.steps / 4));
-  const total = groups ? firstGroupWork + (groups - 1) * laterSteps : undefined;
-  const done = (event: EncodeProgress) => (event.group === 0 ? 0 : firstGroupWork + (event.group - 1) * laterSteps);
-  let firstPhaseSteps = 0;
-  const bar = interactive
-    ? new SingleBar({
-        format: 'group {group} |{bar}| {percentage}% | step {step} | {psnr} dB | ETA {eta_formatted}',
-        hideCursor: true,
-        etaBuffer: 50,
-        stream: process.stderr,
-      })
-    : undefined;
-  bar?.start(total ?? 1, 0, { group: '1', step: 0, psnr: '--' });
-  let lastLine = 0;
-  return {
-    update(event: EncodeProgress) {
-      if (event.group === 0 && event.phase === 'quantize') firstPhaseSteps = flags.steps;
-      const position = done(event) + (event.group === 0 ? firstPhaseSteps : 0) + event.step;
-      const groupLabel = groups ? `${event.group + 1}/${groups}` : `${event.group + 1}`;
-      if (bar) {
-        if (!total) bar.setTotal(position + laterSteps);
-        bar.update(position, { group: groupLabel, step: event.step, psnr: Number.isFinite(event.psnr) ? event.psnr.toFixed(2) : '--' });
-      } else if (!flags.json && (event.phase === 'done' || performance.now() - lastLine > 10000)) {
-        lastLine = performance.now();
-        const what =
-          event.phase === 'done' ? 'done, decoded PSNR'
-          : event.phase === 'quantize' ? 'quantization steps chosen, float PSNR'
-          : `step ${event.step}/${event.steps}, PSNR`;
-        process.stderr.write(`group ${groupLabel}: ${what} ${event.psnr.toFixed(2)} dB\n`);
-      }
-    },
-    stop() {
-      bar?.stop();
-    },
-  };
 }
