@@ -11,7 +11,7 @@
  * measures the file. Each anchor then searches the CRF (fractional, regula falsi / bisection) whose
  * raw elementary stream (`-f h264` / `-f hevc`, no container, SEI options strings dropped) has the
  * same bytes as the nervkit file within --tolerance, decodes it to Y4M with ffmpeg, and is measured
- * with nervkit's own metrics (bench/lib/measure.ts, the same computation as `nervkit eval`) against
+ * with nervkit's own metrics (src/anchors/measure.ts, the same computation as `nervkit eval`) against
  * the same source Y4M. bpp = real file bytes x 8 / (width x height x frames) for everybody.
  * Each anchor also gets one point per nervkit point at the same RGB PSNR: when nervkit is far from
  * the anchors, equal-byte points alone share no PSNR range with nervkit and BD-rate would not exist.
@@ -26,9 +26,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bdPsnr, bdRate, type BdResult } from '../src/metrics/bd_rate.ts';
-import { ANCHOR_CODECS, checkEncoders, decodeAnchor, encodeAnchor, searchCrf, type AnchorCodec, type AnchorEncode } from './lib/anchors.ts';
-import { measureVideo, type Quality } from './lib/measure.ts';
-import { run, CommandError } from './lib/process.ts';
+import { ANCHOR_CODECS, checkEncoders, decodeAnchor, encodeAnchor, searchCrf, type AnchorCodec, type AnchorEncode } from '../src/anchors/x264.ts';
+import { measureVideo, type Quality } from '../src/anchors/measure.ts';
+import { run, CommandError } from '../src/anchors/process.ts';
 import { rdPlotSvg, type PlotReference } from './lib/rd_svg.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -242,7 +242,7 @@ async function nervkitJson(bin: string, args: string[]): Promise<{ json: Record<
     result = await run(process.execPath, [bin, ...args]);
   } catch (error) {
     if (error instanceof CommandError) {
-      throw new Error(`nervkit ${args[0]} failed (exit ${error.code}):\n  ${error.stderr.trim().split('\n').slice(-6).join('\n  ')}\n(run anchors alone with --no-nervkit)`);
+      throw new Error(`nervkit ${args[0]} failed (exit ${error.exitCode}):\n  ${error.stderr.trim().split('\n').slice(-6).join('\n  ')}\n(run anchors alone with --no-nervkit)`);
     }
     throw error;
   }

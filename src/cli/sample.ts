@@ -1,0 +1,23 @@
+// The built-in sample clip (examples/sample/): 16 frames of OpenCV's vtest.avi at 128x80, 4:2:0 Y4M
+// compressed with brotli, which node:zlib reads back, so the demo and the docs need no ffmpeg.
+import { createReadStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createBrotliDecompress } from 'node:zlib';
+import type { FrameSource } from '../video/frame.ts';
+import { openY4mStream } from '../video/node-io.ts';
+
+export const SAMPLE = {
+  url: new URL('../../examples/sample/vtest-128x80.y4m.br', import.meta.url),
+  name: 'vtest-128x80',
+  width: 128,
+  height: 80,
+  frames: 16,
+};
+
+export const SAMPLE_PATH = fileURLToPath(SAMPLE.url);
+
+/** The sample's frames (the first `maxFrames` of them), streamed through brotli. */
+export function openSample(maxFrames?: number): Promise<FrameSource> {
+  const stream = createReadStream(SAMPLE.url).pipe(createBrotliDecompress());
+  return openY4mStream(stream, { source: SAMPLE_PATH, maxFrames, frameCount: SAMPLE.frames });
+}
