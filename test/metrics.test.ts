@@ -10,12 +10,10 @@ import {
 import { rgbToLuma8 } from '../src/video/color.ts';
 import type { RgbFrame } from '../src/video/frame.ts';
 import { encodeY4m } from '../src/video/y4m.ts';
-import { findFfmpeg, writeVideo } from '../src/video/node-io.ts';
+import { writeVideo } from '../src/video/node-io.ts';
+import { FFMPEG, ffmpegTest, NEEDS_FFMPEG } from './helpers/lanes.ts';
 
 const run = promisify(execFile);
-const FFMPEG = findFfmpeg();
-const ffmpegTest = FFMPEG ? test : test.skip;
-const NEEDS_FFMPEG = FFMPEG ? '' : ' [SKIPPED: ffmpeg is not on the PATH; apt-get install ffmpeg]';
 
 function random(seed: number): () => number {
   let state = seed >>> 0 || 1;
