@@ -4,7 +4,8 @@ import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createBrotliDecompress } from 'node:zlib';
 import type { FrameSource } from '../video/frame.ts';
-import { openY4mStream } from '../video/node-io.ts';
+import { openVideo, openY4mStream } from '../video/node-io.ts';
+import { BadArgumentError } from '../errors.ts';
 
 export const SAMPLE = {
   url: new URL('../../examples/sample/vtest-128x80.y4m.br', import.meta.url),
@@ -20,4 +21,20 @@ export const SAMPLE_PATH = fileURLToPath(SAMPLE.url);
 export function openSample(maxFrames?: number): Promise<FrameSource> {
   const stream = createReadStream(SAMPLE.url).pipe(createBrotliDecompress());
   return openY4mStream(stream, { source: SAMPLE_PATH, maxFrames, frameCount: SAMPLE.frames });
+}
+
+/**
+ * `path`, or the built-in sample when no path is given (examples and benches default to it, so they
+ * run from a fresh clone). `scale` applies to files only: the sample has one size.
+ */
+export async function openInputOrSample(
+  path: string | undefined,
+  options: { maxFrames?: number; scale?: { width: number; height: number } } = {},
+): Promise<FrameSource> {
+  if (path !== undefined) return openVideo(path, options);
+  const { scale } = options;
+  if (scale && (scale.width !== SAMPLE.width || scale.height !== SAMPLE.height)) {
+    throw new BadArgumentError(`the built-in sample is ${SAMPLE.width}x${SAMPLE.height}; to use another size, pass an input file`);
+  }
+  return openSample(options.maxFrames);
 }
