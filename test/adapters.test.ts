@@ -1,19 +1,13 @@
 // Adapter choice without a GPU: the Vulkan driver list Dawn gets, Dawn's adapter list, --adapter,
 // and the one-time benchmark with its cache (measurements injected).
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterKeys, cacheDir, fastestAdapter, parseAdapterList, selectAdapter, type AdapterEntry } from '../src/gpu/adapters.ts';
+import { tempDir } from './helpers/cli.ts';
 import { chooseDrivers, configureVulkanDrivers, findIcdManifests, icdSearchDirs, type IcdManifest } from '../src/gpu/vulkan.ts';
 
-const made: string[] = [];
-const freshDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nervkit-adapters-'));
-  made.push(dir);
-  return dir;
-};
-test.after.always(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const freshDir = () => tempDir('nervkit-adapters-');
 
 const icd = (path: string, library: string): IcdManifest => ({ path, library });
 const LVP = icd('/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', '/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so');

@@ -12,9 +12,18 @@ import {
 
 test.serial.afterEach.always(() => resetInterruptState());
 
-function fakeStderr(isTTY: boolean) {
+/** Emits `signal` to freshly installed handlers writing to a fake stderr; returns what they did. */
+function deliver(signal: 'SIGINT' | 'SIGTERM', isTTY: boolean): { written: string[]; exits: string[] } {
   const written: string[] = [];
-  return { written, stream: { isTTY, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream };
+  const exits: string[] = [];
+  const stderr = { isTTY, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
+  const remove = installInterruptHandlers({ stderr, exit: (s) => exits.push(s) });
+  try {
+    process.emit(signal);
+  } finally {
+    remove();
+  }
+  return { written, exits };
 }
 
 test.serial('the message says how far the command got and what was lost, in one line', (t) => {
@@ -47,14 +56,7 @@ test.serial('a signal restores the terminal, runs clean-ups newest first, remove
     });
     unregister();
     setInterruptProgress(() => 'after 1 of 2 groups');
-    const { written, stream } = fakeStderr(true);
-    const exits: string[] = [];
-    const remove = installInterruptHandlers({ stderr: stream, exit: (signal) => exits.push(signal) });
-    try {
-      process.emit('SIGTERM');
-    } finally {
-      remove();
-    }
+    const { written, exits } = deliver('SIGTERM', true);
     t.deepEqual(order, ['second', 'first']);
     t.false(existsSync(temp), 'the temporary file is gone');
     t.deepEqual(written, ['\r\x1b[2K\x1b[?25h\x1b[?7h', 'nervkit: terminated after 1 of 2 groups\n']);
@@ -65,14 +67,7 @@ test.serial('a signal restores the terminal, runs clean-ups newest first, remove
 });
 
 test.serial('without a terminal nothing but the message is written', (t) => {
-  const { written, stream } = fakeStderr(false);
-  const exits: string[] = [];
-  const remove = installInterruptHandlers({ stderr: stream, exit: (signal) => exits.push(signal) });
-  try {
-    process.emit('SIGINT');
-  } finally {
-    remove();
-  }
+  const { written, exits } = deliver('SIGINT', false);
   t.deepEqual(written, ['nervkit: interrupted\n']);
   t.deepEqual(exits, ['SIGINT']);
 });

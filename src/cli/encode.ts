@@ -5,15 +5,13 @@ import { writeFileAtomic } from '../format/atomic.ts';
 import { openVideo, openY4mStream } from '../video/node-io.ts';
 import type { FrameSource } from '../video/frame.ts';
 import { NervError } from '../errors.ts';
-import { checkOutput, naming, overwriteFrom, pick, refuseBinaryToTerminal, STDIO } from './files.ts';
+import { inputAndOutput, naming, STDIO, type InOutFlags } from './files.ts';
 import { addInterruptNote, setInterruptProgress } from './interrupt.ts';
 import { progressReporter } from './progress.ts';
 import { UsageError } from './errors.ts';
 import { describeAdapter } from '../gpu/node.ts';
 
-export interface EncodeFlags {
-  input?: string;
-  output?: string;
+export interface EncodeFlags extends InOutFlags {
   frames?: number;
   scale?: { width: number; height: number };
   psnr?: number;
@@ -27,17 +25,12 @@ export interface EncodeFlags {
   keyInterval: number;
   seed: number;
   json?: boolean;
-  yes?: boolean;
-  neverOverwrite?: boolean;
 }
 
 export async function encodeCommand(inputArg: string | undefined, outputArg: string | undefined, flags: EncodeFlags): Promise<void> {
-  const input = pick('input', inputArg, flags.input, '-i');
-  const output = pick('output', outputArg, flags.output, '-o');
-  if (output === STDIO && flags.json) throw new UsageError('--json and -o - both write to stdout: keep one');
-  refuseBinaryToTerminal(output, '.nerv data');
+  if ((outputArg ?? flags.output) === STDIO && flags.json) throw new UsageError('--json and -o - both write to stdout: keep one');
   // Everything that could fail at the end is checked before a frame is read.
-  await checkOutput(output, { inputs: [input], overwrite: overwriteFrom(flags) });
+  const { input, output } = await inputAndOutput(inputArg, outputArg, flags, '.nerv data');
   const source = await openSource(input, flags);
   try {
     const ctx = new GpuContext(await requestGpuDevice());

@@ -84,6 +84,22 @@ export async function checkOutput(output: string, check: OutputCheck): Promise<v
   if (check.overwrite === 'never') throw new NervError('IO', `${output} already exists (not overwritten: -n)`);
 }
 
+export interface InOutFlags {
+  input?: string;
+  output?: string;
+  yes?: boolean;
+  neverOverwrite?: boolean;
+}
+
+/** IN and OUT, positional or -i/-o, with the output checked before any work; `what` the output holds. */
+export async function inputAndOutput(inputArg: string | undefined, outputArg: string | undefined, flags: InOutFlags, what: string) {
+  const input = pick('input', inputArg, flags.input, '-i');
+  const output = pick('output', outputArg, flags.output, '-o');
+  refuseBinaryToTerminal(output, what);
+  await checkOutput(output, { inputs: [input], overwrite: overwriteFrom(flags) });
+  return { input, output };
+}
+
 /** Binary output on a terminal helps nobody and can garble it: refuse, as gzip does. */
 export function refuseBinaryToTerminal(output: string, what: string): void {
   if (output === STDIO && process.stdout.isTTY) {

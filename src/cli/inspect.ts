@@ -5,7 +5,7 @@ import { isImagePattern, openVideo, writeVideo, writeY4mStream } from '../video/
 import type { RgbFrame, VideoInfo } from '../video/frame.ts';
 import { rgba8ToRgb } from '../video/color.ts';
 import { NervError } from '../errors.ts';
-import { checkOutput, naming, overwriteFrom, pick, readNerv, refuseBinaryToTerminal, STDIO } from './files.ts';
+import { inputAndOutput, naming, pick, readNerv, STDIO, type InOutFlags } from './files.ts';
 import { addInterruptNote, setInterruptProgress } from './interrupt.ts';
 import { UsageError } from './errors.ts';
 
@@ -40,23 +40,16 @@ export async function infoCommand(file: string, flags: { json?: boolean }): Prom
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-export interface DecodeFlags {
-  input?: string;
-  output?: string;
+export interface DecodeFlags extends InOutFlags {
   cpu?: boolean;
   format?: string;
-  yes?: boolean;
-  neverOverwrite?: boolean;
 }
 
 export async function decodeCommand(inputArg: string | undefined, outputArg: string | undefined, flags: DecodeFlags): Promise<void> {
-  const input = pick('input', inputArg, flags.input, '-i');
-  const output = pick('output', outputArg, flags.output, '-o');
   if (flags.format !== undefined && flags.format !== 'y4m') {
     throw new UsageError(`-f ${flags.format}: only y4m can be forced; other formats follow the output's extension`);
   }
-  refuseBinaryToTerminal(output, 'Y4M video');
-  await checkOutput(output, { inputs: [input], overwrite: overwriteFrom(flags) });
+  const { input, output } = await inputAndOutput(inputArg, outputArg, flags, 'Y4M video');
   const { video } = await openNerv(input, { backend: flags.cpu ? 'cpu' : 'auto' });
   const { width, height, fps, colorSpace, frameCount } = video.info;
   let written = 0;

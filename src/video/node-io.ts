@@ -197,7 +197,11 @@ function checkOptions(options: OpenVideoOptions): void {
 export async function openVideo(path: string, options: OpenVideoOptions = {}): Promise<FrameSource> {
   checkOptions(options);
   const input = await classifyInput(path);
-  const start = await passFactory(path, input, options);
+  return sourceOf(path, await passFactory(path, input, options), options);
+}
+
+/** A FrameSource whose every frames() call is a new pass from `start` (the first one opened now). */
+async function sourceOf(path: string, start: () => Promise<Pass>, options: OpenVideoOptions): Promise<FrameSource> {
   const maxFrames = options.maxFrames ?? Infinity;
   const open = new Set<Pass>();
   const first = await start();
@@ -324,20 +328,29 @@ function withPath(path: string, error: unknown): unknown {
 async function openY4mPass(path: string, options: OpenVideoOptions): Promise<Pass> {
   const header = await readY4mHeaderOf(path);
   const stream = createReadStream(path, { highWaterMark: 1 << 20 });
-  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  return y4mPass(stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>, path, header.frameCount, options, async () => {
+    stream.destroy();
+  });
+}
+
+/** A pass over Y4M chunks, its first frame decoded; errors name `source`. */
+async function y4mPass(
+  chunks: AsyncIterator<Uint8Array>,
+  source: string,
+  frameCount: number | undefined,
+  options: OpenVideoOptions,
+  close: () => Promise<void>,
+): Promise<Pass> {
   const decoder = new Y4mDecoder({ colorSpace: options.colorSpace });
   const next = () =>
     pullFrame(decoder, chunks).catch((error: unknown) => {
-      throw withPath(path, error);
+      throw withPath(source, error);
     });
-  const close = async () => {
-    stream.destroy();
-  };
   try {
     const first = await next();
-    if (!first) throw new NervError('BAD_INPUT', `${path} contains no frames`);
-    const info = y4mVideoInfo(decoder.header()!, path, options.colorSpace);
-    info.frameCount = capFrameCount(header.frameCount, options);
+    if (!first) throw new NervError('BAD_INPUT', `${source} contains no frames`);
+    const info = y4mVideoInfo(decoder.header()!, source, options.colorSpace);
+    info.frameCount = capFrameCount(frameCount, options);
     return { info, first, next, close };
   } catch (error) {
     await close();
@@ -370,44 +383,15 @@ export async function openY4mStream(
   checkOptions(options);
   const source = options.source ?? 'stdin';
   if (options.scale) throw new BadArgumentError(`${source}: scaling needs a file (ffmpeg reads it); scale before piping`);
-  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
-  const decoder = new Y4mDecoder({ colorSpace: options.colorSpace });
-  const next = () =>
-    pullFrame(decoder, chunks).catch((error: unknown) => {
-      throw withPath(source, error);
+  let started = false;
+  return sourceOf(source, async () => {
+    if (started) throw new BadArgumentError(`${source} is a stream: its frames can be read only once`);
+    started = true;
+    const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+    return y4mPass(chunks, source, options.frameCount, options, async () => {
+      await chunks.return?.();
     });
-  const close = async () => {
-    await chunks.return?.();
-  };
-  const first = await next().catch(async (error: unknown) => {
-    await close();
-    throw error;
-  });
-  if (!first) throw new NervError('BAD_INPUT', `${source} contains no frames`);
-  const info = y4mVideoInfo(decoder.header()!, source, options.colorSpace);
-  info.frameCount = capFrameCount(options.frameCount, options);
-  const maxFrames = options.maxFrames ?? Infinity;
-  let used = false;
-  return {
-    info,
-    async *frames() {
-      if (used) throw new BadArgumentError(`${source} is a stream: its frames can be read only once`);
-      used = true;
-      try {
-        let count = 1;
-        yield first;
-        while (count < maxFrames) {
-          const frame = await next();
-          if (!frame) break;
-          count++;
-          yield frame;
-        }
-      } finally {
-        await close();
-      }
-    },
-    close,
-  };
+  }, options);
 }
 
 // --- PNG sequences
@@ -678,12 +662,7 @@ export async function writeY4mStream(
   };
   let count = 0;
   try {
-    await write(encoder.header);
-    for await (const frame of frames) {
-      checkFrame(frame, info, count);
-      await write(encoder.frame(frame));
-      count++;
-    }
+    count = await writeY4mFrames(encoder, info, frames, write);
   } catch (error) {
     if (error instanceof NervError) throw error;
     const reason = (error as NodeJS.ErrnoException).code === 'EPIPE' ? 'the reader closed the pipe' : (error as Error).message;
@@ -693,6 +672,23 @@ export async function writeY4mStream(
   }
   if (count === 0) throw new BadArgumentError(`no frames to write to ${target}`);
   return { frames: count };
+}
+
+/** The Y4M header, then every frame checked and encoded, through `write`; returns the frame count. */
+async function writeY4mFrames(
+  encoder: Y4mEncoder,
+  info: VideoInfo,
+  frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>,
+  write: (bytes: Uint8Array) => Promise<unknown>,
+): Promise<number> {
+  await write(encoder.header);
+  let count = 0;
+  for await (const frame of frames) {
+    checkFrame(frame, info, count);
+    await write(encoder.frame(frame));
+    count++;
+  }
+  return count;
 }
 
 function checkFrame(frame: RgbFrame, info: VideoInfo, index: number): void {
@@ -724,14 +720,9 @@ async function writeY4mFile(path: string, info: VideoInfo, frames: AsyncIterable
   } catch (cause) {
     throw new NervError('IO', `cannot write ${path}: ${(cause as Error).message}`, { cause });
   }
-  let count = 0;
   try {
-    await file.write(encoder.header);
-    for await (const frame of frames) {
-      checkFrame(frame, info, count);
-      await file.write(encoder.frame(frame));
-      count++;
-    }
+    const handle = file;
+    const count = await writeY4mFrames(encoder, info, frames, (bytes) => handle.write(bytes));
     if (count === 0) throw new BadArgumentError(`no frames to write to ${path}`);
     await file.close();
     file = undefined;
@@ -833,14 +824,8 @@ async function writeWithFfmpeg(path: string, info: VideoInfo, frames: AsyncItera
       await Promise.race([new Promise((resolve) => stdin.once('drain', resolve)), exit]);
     }
   };
-  let count = 0;
   try {
-    await write(encoder.header);
-    for await (const frame of frames) {
-      checkFrame(frame, info, count);
-      await write(encoder.frame(frame));
-      count++;
-    }
+    const count = await writeY4mFrames(encoder, info, frames, write);
     if (count === 0) throw new BadArgumentError(`no frames to write to ${path}`);
     stdin.end();
     const status = await exit;
