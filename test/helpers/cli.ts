@@ -31,7 +31,7 @@ export function nervkit(args: string[], options: RunOptions = {}): Promise<Run &
     const child = execFile(
       process.execPath,
       [BIN, ...args],
-      { env: { ...process.env, ...options.env }, cwd: options.cwd, timeout: 240_000, encoding: 'buffer', maxBuffer: 1 << 26 },
+      { env: { ...process.env, ...options.env }, cwd: options.cwd, timeout: 480_000, encoding: 'buffer', maxBuffer: 1 << 26 },
       (error, stdout, stderr) => {
         const failure = error as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
         const code = failure ? (typeof failure.code === 'number' ? failure.code : null) : 0;
