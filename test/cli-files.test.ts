@@ -5,6 +5,7 @@ import test from 'ava';
 import { linkSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_CODES } from '../src/cli/errors.ts';
+import { decodeY4m } from '../src/video/y4m.ts';
 import { nervkit, tempDir, tinyClip } from './helpers/cli.ts';
 
 // No Vulkan driver at all: a command that got as far as asking for a GPU would exit with NO_GPU, so an
@@ -177,4 +178,20 @@ test('no WebGPU adapter exits with the GPU status and says what to install', asy
   t.is(run.messages.length, 1);
   t.regex(run.messages[0], /no WebGPU adapter/);
   t.deepEqual(readdirSync(dir).sort(), ['clip.y4m'], 'no output file on failure');
+});
+
+test('sample writes the built-in clip as Y4M (a file, refused if it exists, or stdout) with no GPU', async (t) => {
+  const dir = tempDir();
+  const run = await nervkit(['sample'], { cwd: dir, env: NO_GPU });
+  t.is(run.code, 0, run.stderr);
+  const video = decodeY4m(readFileSync(join(dir, 'vtest-128x80.y4m')));
+  t.is(video.frames.length, 16);
+  t.like(video.info, { width: 128, height: 80 });
+  const again = await nervkit(['sample'], { cwd: dir });
+  t.is(again.code, EXIT_CODES.IO);
+  t.deepEqual(again.messages, ['nervkit: vtest-128x80.y4m already exists (pass -y to overwrite it)']);
+  const piped = await nervkit(['sample', '-', '--frames', '2']);
+  t.is(piped.code, 0, piped.stderr);
+  t.is(decodeY4m(piped.stdoutBytes).frames.length, 2);
+  t.deepEqual(readdirSync(dir), ['vtest-128x80.y4m']);
 });

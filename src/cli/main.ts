@@ -8,6 +8,7 @@ import { installInterruptHandlers } from './interrupt.ts';
 import type { EncodeFlags } from './encode.ts';
 import type { DecodeFlags, EvalFlags } from './inspect.ts';
 import type { DemoFlags } from './demo.ts';
+import type { InOutFlags } from './files.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const removeHandlers = installInterruptHandlers();
@@ -112,6 +113,16 @@ export async function main(argv: string[]): Promise<number> {
     await demoCommand(options);
   });
 
+  withOutputRules(
+    program
+      .command('sample')
+      .description("write the built-in sample clip (OpenCV's vtest.avi, 16 frames at 128x80) as a video to try the other commands on")
+      .argument('[output]', "where (default vtest-128x80.y4m; any format decode writes; '-': Y4M on stdout)")
+      .option('-o, --output <file>', 'where, as the argument')
+      .option('--frames <n>', 'only the first N frames', positiveInt),
+    false,
+  ).action(async (output: Slot, flags: InOutFlags & { frames?: number }) => (await import('./sample.ts')).sampleCommand(output, flags));
+
   program
     .command('adapters')
     .description("list the WebGPU adapters Node can use, with the benchmark's GFLOP/s where measured")
@@ -133,13 +144,13 @@ function adapterOption(): Option {
   return new Option('--adapter <name|index>', 'WebGPU adapter (see `nervkit adapters`; default: the fastest, measured once)');
 }
 
-/** -y/-n, --adapter and the help text every command that writes files shares. */
-function withOutputRules(command: Command): Command {
-  return command
+/** -y/-n, --adapter (unless the command needs no GPU) and the help text every command that writes files shares. */
+function withOutputRules(command: Command, gpu = true): Command {
+  command
     .addOption(new Option('-y, --yes', 'overwrite the output if it exists').conflicts('neverOverwrite'))
-    .addOption(new Option('-n, --never-overwrite', 'never overwrite: refuse if the output exists').conflicts('yes'))
-    .addOption(adapterOption())
-    .addHelpText('after', `\n${EXIT_STATUS_HELP}\n\n${OUTPUT_HELP}\n`);
+    .addOption(new Option('-n, --never-overwrite', 'never overwrite: refuse if the output exists').conflicts('yes'));
+  if (gpu) command.addOption(adapterOption());
+  return command.addHelpText('after', `\n${EXIT_STATUS_HELP}\n\n${OUTPUT_HELP}\n`);
 }
 
 async function packageVersion(): Promise<string> {

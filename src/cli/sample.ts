@@ -4,7 +4,8 @@ import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createBrotliDecompress } from 'node:zlib';
 import type { FrameSource } from '../video/frame.ts';
-import { openVideo, openY4mStream } from '../video/node-io.ts';
+import { openVideo, openY4mStream, writeVideo, writeY4mStream } from '../video/node-io.ts';
+import { checkOutput, overwriteFrom, refuseBinaryToTerminal, STDIO, type InOutFlags } from './files.ts';
 import { BadArgumentError } from '../errors.ts';
 
 export const SAMPLE = {
@@ -37,4 +38,20 @@ export async function openInputOrSample(
     throw new BadArgumentError(`the built-in sample is ${SAMPLE.width}x${SAMPLE.height}; to use another size, pass an input file`);
   }
   return openSample(options.maxFrames);
+}
+
+/** `nervkit sample [OUT]`: the built-in sample as a plain video (Y4M by default, `-` for stdout). */
+export async function sampleCommand(outputArg: string | undefined, flags: InOutFlags & { frames?: number }): Promise<void> {
+  const output = outputArg ?? flags.output ?? `${SAMPLE.name}.y4m`;
+  refuseBinaryToTerminal(output, 'Y4M video');
+  await checkOutput(output, { inputs: [SAMPLE_PATH], overwrite: overwriteFrom(flags) });
+  const source = await openSample(flags.frames);
+  try {
+    const info = { ...source.info, frameCount: Math.min(SAMPLE.frames, flags.frames ?? Infinity) };
+    if (output === STDIO) await writeY4mStream(process.stdout, info, source.frames());
+    else await writeVideo(output, info, source.frames(), { overwrite: flags.yes === true });
+  } finally {
+    await source.close();
+  }
+  if (output !== STDIO) process.stderr.write(`wrote ${output}: ${SAMPLE.name}, ${source.info.width}x${source.info.height}\n`);
 }
