@@ -1,7 +1,8 @@
 // `nervkit demo` (`npm start`): the built-in sample through the public API with its default
 // settings, the numbers a newcomer asks first (size, bpp, PSNR, and what x264 needs for the same
 // PSNR), the files to look at, and the player page.
-import { mkdir, mkdtemp, rm, rmdir, stat } from 'node:fs/promises';
+import { rmdirSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { encode, open } from '../index.ts';
@@ -43,7 +44,7 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
   setInterruptProgress(() => 'before the demo finished');
   addInterruptNote(() => (written.length ? `kept ${written.join(', ')}` : `nothing was written to ${dir}`));
   const removeDir = onInterrupt(() => {
-    if (createdDir && written.length === 0) void rmdir(dir).catch(() => undefined);
+    if (createdDir && written.length === 0) rmdirSync(dir);
   });
 
   const source = await openSample(flags.frames);
