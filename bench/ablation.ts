@@ -1,7 +1,9 @@
 // Architecture ablation: trains the first group of a real clip with each model profile for the same
-// wall-clock budget and reports PSNR, steps/s, parameters and MACs/pixel (DESIGN.md section 3: choose
+// wall-clock budget and reports PSNR, steps/s, parameters and MACs/pixel (docs/architecture.md: choose
 // the architecture by measurement). Prints a table and writes bench/results/ablation.json.
-//   npx tsx bench/ablation.ts [--input ../shared/clips/vtest.avi] [--size 160x96] [--frames 8] [--seconds 120]
+//   npx tsx bench/ablation.ts [--input CLIP] [--size WxH] [--frames 8] [--seconds 120]
+// Without --input it uses the built-in sample (128x80); the README's figures are from OpenCV's vtest.avi
+// at --size 160x96.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -10,19 +12,21 @@ import { GpuContext } from '../src/gpu/context.ts';
 import { requestGpuDevice } from '../src/gpu/device.ts';
 import { PROFILES, describeModel, initialParameters, macsPerPixel, parameterCount } from '../src/nn/model.ts';
 import { GroupTrainer, DEFAULT_LEARNING_RATES, type StepReport } from '../src/train/trainer.ts';
-import { openVideo } from '../src/video/node-io.ts';
+import { openInputOrSample } from '../src/cli/sample.ts';
+import { frameSize } from '../src/cli/main.ts';
 
 const { values: args } = parseArgs({
   options: {
-    input: { type: 'string', default: '../shared/clips/vtest.avi' },
-    size: { type: 'string', default: '160x96' },
+    input: { type: 'string' },
+    size: { type: 'string' },
     frames: { type: 'string', default: '8' },
     seconds: { type: 'string', default: '120' },
   },
 });
-const [width, height] = args.size!.split('x').map(Number);
+const scale = args.size ? frameSize(args.size) : undefined;
 const budget = Number(args.seconds);
-const source = await openVideo(args.input!, { maxFrames: Number(args.frames), scale: { width, height } });
+const source = await openInputOrSample(args.input, { maxFrames: Number(args.frames), scale });
+const { width, height } = source.info;
 const frames: Float32Array[] = [];
 for await (const frame of source.frames()) frames.push(frame.data);
 await source.close();
@@ -48,4 +52,4 @@ for (const name of Object.keys(PROFILES)) {
 }
 const out = join(import.meta.dirname, 'results');
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'ablation.json'), JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0].model, input: args.input, width, height, frames: frames.length, budgetSeconds: budget, rows }, null, 2));
+writeFileSync(join(out, 'ablation.json'), JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0].model, input: args.input ?? 'built-in sample', width, height, frames: frames.length, budgetSeconds: budget, rows }, null, 2));

@@ -1,6 +1,6 @@
 // Kernel benchmark: for every kernel in src/gpu/kernels (and whole training / decode steps of the
 // default model), ms and achieved GFLOP/s on the WebGPU adapter and for the CPU twin, each as a
-// fraction of a tuned matmul on the same backend measured in the same run (DESIGN.md section 8).
+// fraction of a tuned matmul on the same backend measured in the same run (docs/architecture.md).
 // Prints a table and writes bench/results/kernels.json (kernels-quick.json with --quick); never
 // fails on a time.
 //   npx tsx bench/kernels.ts [--quick] [--filter conv3x3]

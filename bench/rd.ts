@@ -1,7 +1,8 @@
 /**
  * Rate-distortion bench: nervkit against x264 (medium, veryslow) and x265 (medium) at matched real bytes.
  *
- *   npx tsx bench/rd.ts                 # vtest 320x192x32 and box 160x120x16, 4 nervkit points each
+ *   npx tsx bench/rd.ts                 # the built-in sample, 4 nervkit points
+ *   NERVKIT_CLIPS=DIR npx tsx bench/rd.ts   # vtest 320x192x32 and box 160x120x16 from DIR (the README's tables)
  *   npx tsx bench/rd.ts --quick         # 8 frames at 96x64, few training steps: a smoke test
  *   npx tsx bench/rd.ts --no-nervkit    # anchors only, at --anchor-crfs (or matched to --target-bpp)
  *   npx tsx bench/rd.ts --help
@@ -11,7 +12,7 @@
  * measures the file. Each anchor then searches the CRF (fractional, regula falsi / bisection) whose
  * raw elementary stream (`-f h264` / `-f hevc`, no container, SEI options strings dropped) has the
  * same bytes as the nervkit file within --tolerance, decodes it to Y4M with ffmpeg, and is measured
- * with nervkit's own metrics (bench/lib/measure.ts, the same computation as `nervkit eval`) against
+ * with nervkit's own metrics (src/anchors/measure.ts, the same computation as `nervkit eval`) against
  * the same source Y4M. bpp = real file bytes x 8 / (width x height x frames) for everybody.
  * Each anchor also gets one point per nervkit point at the same RGB PSNR: when nervkit is far from
  * the anchors, equal-byte points alone share no PSNR range with nervkit and BD-rate would not exist.
@@ -20,15 +21,17 @@
  * fewer bits), writes bench/results/rd[-TAG].json and an SVG plot per clip. Timings are recorded,
  * never checked. Exits non-zero if ffmpeg lacks libx264/libx265 or a nervkit command fails.
  */
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { brotliDecompressSync } from 'node:zlib';
+import { SAMPLE, SAMPLE_PATH } from '../src/cli/sample.ts';
 import { bdPsnr, bdRate, type BdResult } from '../src/metrics/bd_rate.ts';
-import { ANCHOR_CODECS, checkEncoders, decodeAnchor, encodeAnchor, searchCrf, type AnchorCodec, type AnchorEncode } from './lib/anchors.ts';
-import { measureVideo, type Quality } from './lib/measure.ts';
-import { run, CommandError } from './lib/process.ts';
+import { ANCHOR_CODECS, checkEncoders, decodeAnchor, encodeAnchor, searchCrf, type AnchorCodec, type AnchorEncode } from '../src/anchors/x264.ts';
+import { measureVideo, type Quality } from '../src/anchors/measure.ts';
+import { run, CommandError } from '../src/anchors/process.ts';
 import { rdPlotSvg, type PlotReference } from './lib/rd_svg.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,18 +46,27 @@ interface ClipSpec {
   references?: (PlotReference & { width: number; height: number; frames: number })[];
 }
 
+/**
+ * OpenCV's sample clips vtest.avi and box.mp4 (the README's tables) live in the folder $NERVKIT_CLIPS
+ * names; without it the presets fall back to the built-in sample. Any other clip: --clip NAME=PATH.
+ */
+const CLIPS_DIR = process.env.NERVKIT_CLIPS;
+
 const CLIP_PRESETS: Record<string, ClipSpec> = {
+  sample: { name: 'sample', path: SAMPLE_PATH, frames: SAMPLE.frames, width: SAMPLE.width, height: SAMPLE.height },
   vtest: {
-    name: 'vtest', path: '/work/shared/clips/vtest.avi', frames: 32, width: 320, height: 192,
-    // DESIGN.md section 10: official HNeRV code (PyTorch) on this machine's CPU, 150 epochs, 18 min.
+    name: 'vtest', path: join(CLIPS_DIR ?? '$NERVKIT_CLIPS', 'vtest.avi'), frames: 32, width: 320, height: 192,
+    // docs/architecture.md: official HNeRV code (PyTorch) on a 2-core CPU, 150 epochs, 18 min.
     references: [{ label: 'HNeRV (measured)', bpp: 1.19, psnr: 32.0, width: 320, height: 192, frames: 32 }],
   },
-  box: { name: 'box', path: '/work/shared/clips/box.mp4', frames: 16, width: 160, height: 120 },
+  box: { name: 'box', path: join(CLIPS_DIR ?? '$NERVKIT_CLIPS', 'box.mp4'), frames: 16, width: 160, height: 120 },
 };
+const DEFAULT_CLIPS = CLIPS_DIR ? ['vtest', 'box'] : ['sample'];
 
 const HELP = `usage: npx tsx bench/rd.ts [options]
   --quick                 8 frames at 96x64, --steps 150 (unless given); results tagged "quick"
-  --clips LIST            preset clips (default vtest,box): ${Object.keys(CLIP_PRESETS).join(', ')}
+  --clips LIST            preset clips: ${Object.keys(CLIP_PRESETS).join(', ')} (default vtest,box when $NERVKIT_CLIPS
+                          names the folder holding OpenCV's vtest.avi and box.mp4, else sample: the built-in one)
   --clip NAME=PATH        add a clip (repeatable); uses --frames/--size or 32 frames at 320x192
   --frames N              frames per clip (overrides the presets)
   --size WxH              frame size (overrides the presets)
@@ -132,7 +144,7 @@ function parseOptions(argv: string[]) {
   if (frames !== undefined && (!Number.isInteger(frames) || frames < 1)) throw new Error(`--frames: expected a whole number >= 1`);
   const size = values.size !== undefined ? parseSize(values.size) : quick ? { width: 96, height: 64 } : undefined;
   const clips: ClipSpec[] = [];
-  const presetNames = values.clips !== undefined ? values.clips.split(',').filter(Boolean) : values.clip ? [] : ['vtest', 'box'];
+  const presetNames = values.clips !== undefined ? values.clips.split(',').filter(Boolean) : values.clip ? [] : DEFAULT_CLIPS;
   for (const name of presetNames) {
     const preset = CLIP_PRESETS[name];
     if (!preset) throw new Error(`--clips: unknown clip '${name}' (known: ${Object.keys(CLIP_PRESETS).join(', ')}; add others with --clip NAME=PATH)`);
@@ -226,10 +238,14 @@ async function prepareSource(clip: ClipSpec, options: Options, dir: string): Pro
   const exists = await stat(path).then((s) => s.size > 0, () => false);
   if (!exists) {
     await stat(clip.path).catch(() => {
-      throw new Error(`clip '${clip.name}': ${clip.path} does not exist`);
+      const hint = clip.path.startsWith('$NERVKIT_CLIPS') ? " (set NERVKIT_CLIPS to the folder holding OpenCV's vtest.avi and box.mp4)" : '';
+      throw new Error(`clip '${clip.name}': ${clip.path} does not exist${hint}`);
     });
+    // ffmpeg cannot read the brotli-packed sample: unpack it first.
+    const input = clip.path.endsWith('.br') ? join(dir, 'input.y4m') : clip.path;
+    if (input !== clip.path) await writeFile(input, brotliDecompressSync(await readFile(clip.path)));
     await run(options.ffmpeg, [
-      '-v', 'error', '-y', '-i', clip.path, '-frames:v', String(clip.frames),
+      '-v', 'error', '-y', '-i', input, '-frames:v', String(clip.frames),
       '-vf', `scale=${clip.width}:${clip.height}`, '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', path,
     ]);
   }
@@ -242,7 +258,7 @@ async function nervkitJson(bin: string, args: string[]): Promise<{ json: Record<
     result = await run(process.execPath, [bin, ...args]);
   } catch (error) {
     if (error instanceof CommandError) {
-      throw new Error(`nervkit ${args[0]} failed (exit ${error.code}):\n  ${error.stderr.trim().split('\n').slice(-6).join('\n  ')}\n(run anchors alone with --no-nervkit)`);
+      throw new Error(`nervkit ${args[0]} failed (exit ${error.exitCode}):\n  ${error.stderr.trim().split('\n').slice(-6).join('\n  ')}\n(run anchors alone with --no-nervkit)`);
     }
     throw error;
   }

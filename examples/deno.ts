@@ -2,8 +2,10 @@
 // lavapipe from mesa-vulkan-drivers): encode a tiny synthetic clip, open the .nerv bytes, decode
 // every frame and print the PSNR and timings. The same imports work in Node and browsers.
 //
-//   deno run examples/deno.ts [--size 32x24] [--frames 6] [--steps 60] [--json]
-//   (or through the npm package: npx deno run examples/deno.ts)
+//   deno run --allow-env=XDG_RUNTIME_DIR examples/deno.ts [--size 32x24] [--frames 6] [--steps 60] [--json]
+//   (or through the npm package: npx deno run --allow-env=XDG_RUNTIME_DIR examples/deno.ts)
+// The one permission lets nervkit set XDG_RUNTIME_DIR where it is missing (headless machines), which
+// keeps the Vulkan loader from printing "XDG_RUNTIME_DIR is invalid or not set"; it works without.
 import { encode, open, requestGpuDevice, type RgbFrame } from '../src/index.ts';
 
 // The project type-checks with Node's types; this is the little of Deno's namespace used here.

@@ -1,10 +1,11 @@
-// Trains one group of frames of a clip with the GPU training graph and prints how the distortion
-// and the estimated rate evolve. Usage:
-//   npx tsx examples/train.ts CLIP [--frames 8] [--steps 1000] [--lambda 0.002] [--scale 160x96]
+// Trains one group of frames with the GPU training graph and prints how the distortion and the
+// estimated rate evolve. Usage (without CLIP it trains on the built-in sample, examples/sample):
+//   npx tsx examples/train.ts [CLIP] [--frames 8] [--steps 1000] [--lambda 0.002] [--scale 160x96]
 import { parseArgs } from 'node:util';
 import { requestGpuDevice } from '../src/gpu/device.ts';
 import { GpuContext } from '../src/gpu/context.ts';
-import { openVideo } from '../src/video/node-io.ts';
+import { openInputOrSample } from '../src/cli/sample.ts';
+import { frameSize } from '../src/cli/main.ts';
 import { describeModel, initialParameters, latentsPerFrame, macsPerPixel, parameterCount } from '../src/nn/model.ts';
 import { GroupGraph } from '../src/nn/graph_gpu.ts';
 import { DEFAULT_SCHEDULE, psnrOfMse, trainGroup } from '../src/train/trainer.ts';
@@ -21,13 +22,13 @@ const { values, positionals } = parseArgs({
     'lr-networks': { type: 'string' },
   },
 });
-if (positionals.length !== 1) {
-  console.error('usage: npx tsx examples/train.ts CLIP [--frames 8] [--steps 1000] [--lambda 0.002] [--scale WxH]');
+if (positionals.length > 1) {
+  console.error('usage: npx tsx examples/train.ts [CLIP] [--frames 8] [--steps 1000] [--lambda 0.002] [--scale WxH]');
   process.exit(2);
 }
 const frameCount = Number(values.frames);
-const scale = values.scale ? { width: Number(values.scale.split('x')[0]), height: Number(values.scale.split('x')[1]) } : undefined;
-const source = await openVideo(positionals[0], { maxFrames: frameCount, scale });
+const scale = values.scale ? frameSize(values.scale) : undefined;
+const source = await openInputOrSample(positionals[0], { maxFrames: frameCount, scale });
 const frames = [];
 for await (const frame of source.frames()) frames.push(frame);
 await source.close();

@@ -1,4 +1,5 @@
-// nervkit's public API: the same in Node, Deno and browsers. Node-only helpers (files, ffmpeg) live in src/node.ts.
+// nervkit's public API: the same in Node, Deno and browsers. Node-only helpers live at the edges:
+// src/video/node-io.ts (video files, ffmpeg), src/format/atomic.ts (crash-safe writes), src/gpu/node.ts (Dawn).
 import { GpuContext } from './gpu/context.ts';
 import { requestGpuDevice } from './gpu/device.ts';
 import { encodeFrames, type EncodeOptions, type EncodeResult } from './encode/encode.ts';

@@ -2,7 +2,7 @@ import test from 'ava';
 import { bdPsnr, bdRate, evaluateCubic, fitCubic, type RdPoint } from '../src/metrics/bd_rate.ts';
 import { NervError } from '../src/errors.ts';
 
-// An x264-like curve (DESIGN.md section 10, vtest 320x192): bpp -> dB.
+// An x264-like curve (docs/architecture.md, vtest 320x192): bpp -> dB.
 const anchor: RdPoint[] = [
   [0.025, 27.6], [0.043, 30.1], [0.074, 32.7], [0.126, 35.0], [0.221, 36.9], [0.39, 38.3],
 ].map(([rate, psnr]) => ({ rate, psnr }));

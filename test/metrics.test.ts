@@ -10,12 +10,10 @@ import {
 import { rgbToLuma8 } from '../src/video/color.ts';
 import type { RgbFrame } from '../src/video/frame.ts';
 import { encodeY4m } from '../src/video/y4m.ts';
-import { findFfmpeg, writeVideo } from '../src/video/node-io.ts';
+import { writeVideo } from '../src/video/node-io.ts';
+import { FFMPEG, ffmpegTest, NEEDS_FFMPEG } from './helpers/lanes.ts';
 
 const run = promisify(execFile);
-const FFMPEG = findFfmpeg();
-const ffmpegTest = FFMPEG ? test : test.skip;
-const NEEDS_FFMPEG = FFMPEG ? '' : ' [SKIPPED: ffmpeg is not on the PATH; apt-get install ffmpeg]';
 
 function random(seed: number): () => number {
   let state = seed >>> 0 || 1;
@@ -227,17 +225,4 @@ test('mean helpers', (t) => {
   t.true(Math.abs(psnrOfMeanMse([1, 3]) - 10 * Math.log10(255 * 255 / 2)) < 1e-12);
   t.deepEqual(meanYuvPsnr([{ y: 30, u: 40, v: 40, weighted: 32.5 }, { y: 32, u: 42, v: 44, weighted: 0 }]), { y: 31, u: 41, v: 42, weighted: 33.625 });
   t.is(ssimToDb(0.9), 10);
-});
-
-test('metrics on 320x192 frames are fast enough to run per frame', (t) => {
-  const a = card(320, 192);
-  const b = noisy(a, 0.05, 9);
-  const start = performance.now();
-  psnr(a, b);
-  psnrYuv(a, b);
-  ssim(a, b);
-  msSsim(a, b);
-  const ms = performance.now() - start;
-  t.log(`psnr + psnrYuv + ssim + msSsim on 320x192: ${ms.toFixed(1)} ms`);
-  t.pass();
 });

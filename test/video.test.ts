@@ -10,11 +10,9 @@ import { rgba8ToRgb, rgbToRgba8, rgbToYuv, yuvToRgb, type ChromaFormat, type Yuv
 import type { RgbFrame, VideoInfo } from '../src/video/frame.ts';
 import { decodeY4m, encodeY4m, parseY4mHeader, Y4mDecoder, Y4mEncoder, Y4mError } from '../src/video/y4m.ts';
 import { findFfmpeg, openVideo, writeVideo } from '../src/video/node-io.ts';
+import { FFMPEG, ffmpegTest, NEEDS_FFMPEG } from './helpers/lanes.ts';
 
 const run = promisify(execFile);
-const FFMPEG = findFfmpeg();
-const ffmpegTest = FFMPEG ? test : test.skip;
-const NEEDS_FFMPEG = FFMPEG ? '' : ' [SKIPPED: ffmpeg is not on the PATH; apt-get install ffmpeg]';
 
 /** Smooth colour gradients with a few hard edges: in gamut, and varied enough to catch plane mix-ups. */
 function pattern(width: number, height: number, phase = 0): RgbFrame {

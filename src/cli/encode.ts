@@ -1,14 +1,17 @@
-import { SingleBar } from 'cli-progress';
 import { GpuContext } from '../gpu/context.ts';
 import { requestGpuDevice } from '../gpu/device.ts';
-import { encodeFrames, ENCODE_DEFAULTS, PRESETS, type EncodeProgress, type Preset } from '../encode/encode.ts';
+import { encodeFrames, ENCODE_DEFAULTS, PRESETS, type Preset } from '../encode/encode.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
-import { openVideo } from '../video/node-io.ts';
+import { openVideo, openY4mStream } from '../video/node-io.ts';
+import type { FrameSource } from '../video/frame.ts';
 import { NervError } from '../errors.ts';
+import { inputAndOutput, naming, STDIO, type InOutFlags } from './files.ts';
+import { addInterruptNote, setInterruptProgress } from './interrupt.ts';
+import { progressReporter } from './progress.ts';
+import { UsageError } from './errors.ts';
+import { describeAdapter } from '../gpu/node.ts';
 
-export interface EncodeFlags {
-  input: string;
-  output: string;
+export interface EncodeFlags extends InOutFlags {
   frames?: number;
   scale?: { width: number; height: number };
   psnr?: number;
@@ -25,17 +28,28 @@ export interface EncodeFlags {
   json?: boolean;
 }
 
-export async function encodeCommand(flags: EncodeFlags): Promise<void> {
-  const source = await openVideo(flags.input, { maxFrames: flags.frames, scale: flags.scale });
+export async function encodeCommand(inputArg: string | undefined, outputArg: string | undefined, flags: EncodeFlags): Promise<void> {
+  if ((outputArg ?? flags.output) === STDIO && flags.json) throw new UsageError('--json and -o - both write to stdout: keep one');
+  // Everything that could fail at the end is checked before a frame is read.
+  const { input, output } = await inputAndOutput(inputArg, outputArg, flags, '.nerv data');
+  const source = await openSource(input, flags);
   try {
     const ctx = new GpuContext(await requestGpuDevice());
-    const frameCount = source.info.frameCount;
-    const targetBytes = flags.size ?? (flags.bpp === undefined ? undefined : bytesForBpp(flags.bpp, source.info.width, source.info.height, frameCount));
     const preset = PRESETS[flags.preset];
     const keySteps = flags.steps ?? preset.keySteps;
     const laterSteps = flags.laterSteps ?? preset.laterSteps;
+    const { width, height, frameCount } = source.info;
+    const targetBytes = flags.size ?? (flags.bpp === undefined ? undefined : bytesForBpp(flags.bpp, width, height, frameCount));
     const groups = frameCount ? Math.ceil(frameCount / flags.group) : undefined;
-    const progress = progressReporter(flags, groups, (k) => (k % flags.keyInterval === 0 ? keySteps : laterSteps));
+    const stepsOf = (k: number) => (k % flags.keyInterval === 0 ? keySteps : laterSteps);
+    const progress = progressReporter({ interactive: !!process.stderr.isTTY, quiet: !!flags.json, groups, stepsOf });
+    const outputName = output === STDIO ? 'stdout' : output;
+    setInterruptProgress(() => `after ${progress.groupsDone()}${groups ? ` of ${groups}` : ''} groups`);
+    addInterruptNote(() => `nothing was written to ${outputName}`);
+    progress.note(
+      `encoding ${input === STDIO ? 'stdin' : input}: ${width}x${height}, ${frameCount ?? 'unknown number of'} frames` +
+        `${groups ? ` in ${groups} group${groups > 1 ? 's' : ''}` : ''}, on ${describeAdapter()}`,
+    );
     const started = performance.now();
     const result = await encodeFrames(ctx, source.frames(), {
       groupSize: flags.group,
@@ -45,8 +59,8 @@ export async function encodeCommand(flags: EncodeFlags): Promise<void> {
       steps: keySteps,
       laterSteps,
       lambda: flags.lambda ?? (targetBytes === undefined && flags.psnr === undefined ? ENCODE_DEFAULTS.lambda : undefined),
-      targetBytes,
       targetPsnr: flags.psnr,
+      targetBytes,
       expectedFrames: frameCount,
       seed: flags.seed,
       fps: source.info.fps,
@@ -55,10 +69,11 @@ export async function encodeCommand(flags: EncodeFlags): Promise<void> {
       onProgress: progress.update,
     });
     progress.stop();
-    await writeFileAtomic(flags.output, result.bytes);
+    if (output === STDIO) process.stdout.write(result.bytes);
+    else await writeFileAtomic(output, result.bytes, { overwrite: flags.yes === true });
     const seconds = (performance.now() - started) / 1000;
     const summary = {
-      output: flags.output,
+      output: outputName,
       bytes: result.bytes.length,
       bpp: result.bpp,
       psnr: result.psnr,
@@ -70,11 +85,13 @@ export async function encodeCommand(flags: EncodeFlags): Promise<void> {
       width: result.model.width,
       height: result.model.height,
       seconds,
+      adapter: describeAdapter(),
       parameterCount: result.parameterCount,
       macsPerPixel: result.macsPerPixel,
       targets: result.targets,
+      warnings: result.warnings,
       groups: result.groups.map((g) => ({
-        frames: g.frames, key: g.key, steps: g.steps, seconds: g.seconds, lambda: g.lambda, psnr: g.psnr, psnrRgb: g.psnrRgb,
+        frames: g.frames, key: g.key, steps: g.steps, seconds: g.seconds, lambda: g.lambda, passes: g.passes, psnr: g.psnr, psnrRgb: g.psnrRgb,
         latentBytes: g.latentBytes, networkBytes: g.networkBytes,
       })),
     };
@@ -82,84 +99,26 @@ export async function encodeCommand(flags: EncodeFlags): Promise<void> {
     else {
       const metric = result.model.colour === 'yuv420' ? `PSNR ${summary.psnr.toFixed(2)} dB YUV (${summary.psnrRgb.toFixed(2)} dB RGB)` : `PSNR ${summary.psnr.toFixed(2)} dB`;
       process.stderr.write(
-        `wrote ${flags.output}: ${summary.bytes} bytes, ${summary.bpp.toFixed(4)} bpp, ${metric}, ` +
+        `wrote ${outputName}: ${summary.bytes} bytes, ${summary.bpp.toFixed(4)} bpp, ${metric}, ` +
           `${summary.frames} frames ${summary.width}x${summary.height} in ${seconds.toFixed(1)} s\n`,
       );
-      for (const warning of result.warnings) process.stderr.write(`nervkit: warning: ${warning}\n`);
     }
+    for (const warning of result.warnings) process.stderr.write(`nervkit: warning: ${warning}\n`);
   } finally {
     await source.close();
+  }
+}
+
+async function openSource(input: string, flags: EncodeFlags): Promise<FrameSource> {
+  try {
+    if (input === STDIO) return await openY4mStream(process.stdin, { maxFrames: flags.frames, scale: flags.scale, source: 'stdin' });
+    return await openVideo(input, { maxFrames: flags.frames, scale: flags.scale });
+  } catch (error) {
+    throw naming(input, error);
   }
 }
 
 function bytesForBpp(bpp: number, width: number, height: number, frames: number | undefined): number {
   if (!frames) throw new NervError('BAD_INPUT', '--bpp needs to know how many frames the input has: pass --frames N');
   return Math.round((bpp * width * height * frames) / 8);
-}
-
-/**
- * One progress bar for the whole encode (a plain line every 10 s when stderr is not a terminal).
- * Work is counted in training steps (every group's planned steps, search passes included as they
- * happen), and the ETA comes from the measured time per step, not the bar library's guess.
- */
-function progressReporter(flags: EncodeFlags, groups: number | undefined, stepsOf: (group: number) => number) {
-  const interactive = process.stderr.isTTY && !flags.json;
-  let extra = 0;
-  const planned = (k: number) => Array.from({ length: k }, (_, g) => stepsOf(g)).reduce((a, b) => a + b, 0);
-  const total = () => (groups ? planned(groups) : planned(1)) + extra;
-  const bar = interactive
-    ? new SingleBar({
-        format: '{phase} group {group} |{bar}| {percentage}% | {psnr} dB {bpp} bpp | elapsed {elapsed} | ETA {eta}',
-        hideCursor: true,
-        stream: process.stderr,
-      })
-    : undefined;
-  const started = performance.now();
-  let done = 0;
-  let lastLine = started;
-  let lastGroup = -1;
-  let groupBase = 0;
-  bar?.start(total(), 0, { phase: 'training', group: '1', psnr: '--', bpp: '--', elapsed: '0s', eta: '--' });
-  return {
-    update(event: EncodeProgress) {
-      if (event.group !== lastGroup) {
-        groupBase = planned(event.group) + extra;
-        lastGroup = event.group;
-      }
-      if (event.phase === 'search') {
-        // A rate-control pass re-trains the group: more work than planned.
-        extra += event.steps;
-        groupBase += event.steps;
-      }
-      done = Math.max(done, groupBase + Math.min(event.step, event.steps));
-      const elapsed = (performance.now() - started) / 1000;
-      const eta = done > 0 ? ((total() - done) * elapsed) / done : NaN;
-      const groupLabel = groups ? `${event.group + 1}/${groups}` : `${event.group + 1}`;
-      const phase = { train: 'training', search: 'rate search', quantize: 'quantizing', done: 'coded' }[event.phase];
-      if (bar) {
-        bar.setTotal(total());
-        bar.update(done, {
-          phase, group: groupLabel, psnr: event.psnr.toFixed(2), bpp: event.bpp.toFixed(3),
-          elapsed: formatSeconds(elapsed), eta: Number.isFinite(eta) ? formatSeconds(eta) : '--',
-        });
-      } else if (!flags.json && (event.phase === 'done' || performance.now() - lastLine >= 10000)) {
-        lastLine = performance.now();
-        const what = event.phase === 'done' ? 'coded' : `${phase}, step ${event.step}/${event.steps}`;
-        process.stderr.write(
-          `group ${groupLabel}: ${what}, ${event.psnr.toFixed(2)} dB, ${event.bpp.toFixed(3)} bpp; ${Math.round((100 * done) / total())}% after ${formatSeconds(elapsed)}` +
-            `${Number.isFinite(eta) ? `, about ${formatSeconds(eta)} left` : ''}\n`,
-        );
-      }
-    },
-    stop() {
-      bar?.stop();
-    },
-  };
-}
-
-function formatSeconds(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }

@@ -6,7 +6,8 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NervError } from '../errors.ts';
 import { readNervPrefix } from '../format/index.ts';
-import { readNerv } from './inspect.ts';
+import { naming, readNerv } from './files.ts';
+import { addInterruptNote, onInterrupt, setInterruptProgress } from './interrupt.ts';
 import { buildBrowserBundle } from '../player/build.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
@@ -131,7 +132,12 @@ async function sendVideo(response: ServerResponse, bytes: Uint8Array, holdAfter:
 
 async function readNervFile(path: string): Promise<Uint8Array> {
   const bytes = await readNerv(path);
-  const prefix = readNervPrefix(bytes); // a file that is not .nerv fails here, with the reason
+  let prefix;
+  try {
+    prefix = readNervPrefix(bytes); // a file that is not .nerv fails here, with the reason
+  } catch (error) {
+    throw naming(path, error);
+  }
   if ('needBytes' in prefix) throw new NervError('FORMAT', `${path} is truncated: its header needs ${prefix.needBytes} bytes`);
   return bytes;
 }
@@ -139,16 +145,19 @@ async function readNervFile(path: string): Promise<Uint8Array> {
 /** Serves the player for `file` and waits for Ctrl-C. */
 export async function playCommand(file: string, options: { port: number }): Promise<void> {
   const name = basename(file).replace(/[^\w.-]/g, '_').replace(/(\.nerv)?$/, '.nerv');
-  const server = await startPlayServer({ port: options.port, videos: { [name]: file } });
-  process.stdout.write(`nervkit: playing ${file} at ${server.pageUrl(name)}\n`);
+  await serveUntilInterrupted(await startPlayServer({ port: options.port, videos: { [name]: file } }), name, file);
+}
+
+/**
+ * Prints the page's URL and serves until Ctrl-C or SIGTERM, which the interrupt handler turns into
+ * one line and the signal's exit status.
+ */
+export async function serveUntilInterrupted(server: PlayServer, name: string, file: string): Promise<never> {
+  const url = server.pageUrl(name);
+  process.stdout.write(`nervkit: playing ${file} at ${url}\n`);
   process.stdout.write('open it in a browser with WebGPU; press Ctrl-C to stop\n');
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      void server.close().then(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  setInterruptProgress(() => undefined);
+  addInterruptNote(() => `stopped serving ${url}`);
+  onInterrupt(() => void server.close());
+  return new Promise<never>(() => {}); // the listening server keeps the process alive
 }

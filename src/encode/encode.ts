@@ -13,23 +13,10 @@ import { framePsnr, meanPsnr, meanYuvPsnr, psnrYuvPlanes, type YuvPsnr } from '.
 import { yuvToRgb } from '../video/color.ts';
 import type { RgbFrame } from '../video/frame.ts';
 import { frameTargets } from './targets.ts';
+import { ENCODE_DEFAULTS, PRESETS, type Preset } from './settings.ts';
 import { groupShare, nextLambda, targetMet, type GroupTarget, type RatePoint } from './rate.ts';
 
-/** Training effort, like x264's presets: steps for a key group and for a predicted group. */
-export const PRESETS = {
-  fast: { keySteps: 300, laterSteps: 100 },
-  medium: { keySteps: 1000, laterSteps: 300 },
-  slow: { keySteps: 3000, laterSteps: 1000 },
-} as const;
-export type Preset = keyof typeof PRESETS;
-
-export const ENCODE_DEFAULTS = {
-  groupSize: 8,
-  keyInterval: 4,
-  preset: 'medium' as Preset,
-  lambda: 0.002,
-  seed: 1,
-};
+export { ENCODE_DEFAULTS, PRESETS, type Preset } from './settings.ts';
 
 export interface EncodeOptions {
   /** Frames per group (trained together; one latent pyramid per frame). */

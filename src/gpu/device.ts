@@ -36,6 +36,7 @@ export async function requestGpuDevice(options: DeviceOptions = {}): Promise<GPU
 
 async function findGpu(): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  quietDenoVulkanLoader();
   if (nav?.gpu) return nav.gpu;
   const isNode = typeof process !== 'undefined' && !!process.versions?.node && !('Deno' in globalThis);
   if (isNode) {
@@ -47,7 +48,29 @@ async function findGpu(): Promise<GPU> {
   throw new NoGpuError('this runtime has no navigator.gpu: use a browser with WebGPU, Deno 2, or Node with the `webgpu` package');
 }
 
-function noAdapterHint(): string {
+interface DenoEnv {
+  permissions: { querySync(descriptor: { name: 'env'; variable: string }): { state: string } };
+  env: { get(name: string): string | undefined; set(name: string, value: string): void };
+}
+
+/**
+ * Deno's WebGPU (wgpu) loads Vulkan, whose Wayland probe prints "XDG_RUNTIME_DIR is invalid or not
+ * set in the environment" twice on headless machines. Any value quiets it (without a Wayland socket
+ * there, the probe just finds nothing); the variable can be set only with --allow-env, so without
+ * that permission nothing changes.
+ */
+function quietDenoVulkanLoader(): void {
+  const deno = (globalThis as { Deno?: DenoEnv }).Deno;
+  if (!deno) return;
+  try {
+    if (deno.permissions.querySync({ name: 'env', variable: 'XDG_RUNTIME_DIR' }).state !== 'granted') return;
+    if (!deno.env.get('XDG_RUNTIME_DIR')) deno.env.set('XDG_RUNTIME_DIR', '/tmp');
+  } catch {
+    /* an older Deno without these APIs: leave the environment alone */
+  }
+}
+
+export function noAdapterHint(): string {
   return (
     'no WebGPU adapter found. On Linux without a GPU install a software Vulkan driver: ' +
     '`apt-get install chromium` (SwiftShader, used by Node automatically) or `apt-get install mesa-vulkan-drivers` (lavapipe, for Deno)'

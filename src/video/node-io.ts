@@ -7,11 +7,12 @@
 // one frame (plus one pipe or file chunk) in memory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { basename, delimiter, dirname, extname, join } from 'node:path';
 import pngjs from 'pngjs';
 import { BadArgumentError, NervError } from '../errors.ts';
+import { commitTempFile, tempPathFor } from '../format/atomic.ts';
 import { rgba8ToRgb, rgbToRgba8, type ChromaFormat } from './color.ts';
 import { assertRgbFrame, type ColorSpace, type FrameSource, type RgbFrame, type VideoInfo } from './frame.ts';
 import { Y4M_LIMITS, Y4mDecoder, Y4mEncoder, y4mVideoInfo } from './y4m.ts';
@@ -53,6 +54,10 @@ export interface WriteVideoOptions {
   crf?: number;
   /** Chroma format of .y4m outputs; default 4:2:0. */
   chroma?: ChromaFormat;
+  /** false: fail instead of replacing an existing file (checked atomically at the end). Default true. */
+  overwrite?: boolean;
+  /** Write Y4M whatever the file name says (default: the extension decides). */
+  format?: 'y4m';
 }
 
 /**
@@ -96,7 +101,13 @@ type InputKind =
 
 const PATTERN = /%(0?\d*)d/;
 
-function formatPattern(pattern: string, index: number): string {
+/** Whether `path` names a numbered image sequence (`frames/%04d.png`) rather than one file. */
+export function isImagePattern(path: string): boolean {
+  return PATTERN.test(basename(path));
+}
+
+/** The file name of frame `index` of a pattern (`%04d` -> 0001). */
+export function formatPattern(pattern: string, index: number): string {
   return pattern.replace(PATTERN, (_m, width: string) => String(index).padStart(width ? Number(width) : 0, '0'));
 }
 
@@ -186,7 +197,11 @@ function checkOptions(options: OpenVideoOptions): void {
 export async function openVideo(path: string, options: OpenVideoOptions = {}): Promise<FrameSource> {
   checkOptions(options);
   const input = await classifyInput(path);
-  const start = await passFactory(path, input, options);
+  return sourceOf(path, await passFactory(path, input, options), options);
+}
+
+/** A FrameSource whose every frames() call is a new pass from `start` (the first one opened now). */
+async function sourceOf(path: string, start: () => Promise<Pass>, options: OpenVideoOptions): Promise<FrameSource> {
   const maxFrames = options.maxFrames ?? Infinity;
   const open = new Set<Pass>();
   const first = await start();
@@ -313,20 +328,29 @@ function withPath(path: string, error: unknown): unknown {
 async function openY4mPass(path: string, options: OpenVideoOptions): Promise<Pass> {
   const header = await readY4mHeaderOf(path);
   const stream = createReadStream(path, { highWaterMark: 1 << 20 });
-  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  return y4mPass(stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>, path, header.frameCount, options, async () => {
+    stream.destroy();
+  });
+}
+
+/** A pass over Y4M chunks, its first frame decoded; errors name `source`. */
+async function y4mPass(
+  chunks: AsyncIterator<Uint8Array>,
+  source: string,
+  frameCount: number | undefined,
+  options: OpenVideoOptions,
+  close: () => Promise<void>,
+): Promise<Pass> {
   const decoder = new Y4mDecoder({ colorSpace: options.colorSpace });
   const next = () =>
     pullFrame(decoder, chunks).catch((error: unknown) => {
-      throw withPath(path, error);
+      throw withPath(source, error);
     });
-  const close = async () => {
-    stream.destroy();
-  };
   try {
     const first = await next();
-    if (!first) throw new NervError('BAD_INPUT', `${path} contains no frames`);
-    const info = y4mVideoInfo(decoder.header()!, path, options.colorSpace);
-    info.frameCount = capFrameCount(header.frameCount, options);
+    if (!first) throw new NervError('BAD_INPUT', `${source} contains no frames`);
+    const info = y4mVideoInfo(decoder.header()!, source, options.colorSpace);
+    info.frameCount = capFrameCount(frameCount, options);
     return { info, first, next, close };
   } catch (error) {
     await close();
@@ -346,6 +370,28 @@ async function pullFrame(decoder: Y4mDecoder, chunks: AsyncIterator<Uint8Array>)
     }
     decoder.push(chunk.value);
   }
+}
+
+/**
+ * A Y4M video read once from a stream (stdin, a gunzip stream): `frames()` can be iterated once, and
+ * the frame count is unknown unless `frameCount` says it. `source` names the stream in errors.
+ */
+export async function openY4mStream(
+  stream: AsyncIterable<Uint8Array>,
+  options: OpenVideoOptions & { source?: string; frameCount?: number } = {},
+): Promise<FrameSource> {
+  checkOptions(options);
+  const source = options.source ?? 'stdin';
+  if (options.scale) throw new BadArgumentError(`${source}: scaling needs a file (ffmpeg reads it); scale before piping`);
+  let started = false;
+  return sourceOf(source, async () => {
+    if (started) throw new BadArgumentError(`${source} is a stream: its frames can be read only once`);
+    started = true;
+    const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+    return y4mPass(chunks, source, options.frameCount, options, async () => {
+      await chunks.return?.();
+    });
+  }, options);
 }
 
 // --- PNG sequences
@@ -460,13 +506,21 @@ function runCapture(command: string, args: string[]): Promise<{ code: number | n
   });
 }
 
-/** Keeps the tail of a child's stderr for error messages. */
+/**
+ * Keeps the tail of a child's stderr for error messages, on one line (errors are one line each) and
+ * without ffmpeg's context pointers ("[NULL @ 0x55a7bdf20800] ").
+ */
 function collectStderr(child: ChildProcess): () => string {
   let text = '';
   child.stderr?.on('data', (d) => {
     text = (text + d).slice(-8192);
   });
-  return () => text.trim();
+  return () =>
+    text
+      .split('\n')
+      .map((line) => line.replace(/^\[[^\]]* @ 0x[0-9a-f]+\]\s*/, '').trim())
+      .filter(Boolean)
+      .join('; ');
 }
 
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }> {
@@ -566,13 +620,75 @@ export async function writeVideo(
   options: WriteVideoOptions = {},
 ): Promise<{ frames: number }> {
   const ext = extname(path).toLowerCase();
+  if (options.format === 'y4m') return writeY4mFile(path, info, frames, options);
   if (PATTERN.test(basename(path))) {
     if (ext !== '.png') throw new BadArgumentError(`image patterns are written as PNG only: use e.g. ${dirname(path)}/%04d.png`);
-    return writePngSequence(path, info, frames);
+    return writePngSequence(path, info, frames, options);
   }
-  if (ext === '.png') return writeSinglePng(path, info, frames);
+  if (ext === '.png') return writeSinglePng(path, info, frames, options);
   if (ext === '.y4m') return writeY4mFile(path, info, frames, options);
   return writeWithFfmpeg(path, info, frames, options);
+}
+
+/**
+ * Writes frames as Y4M to a stream (stdout), honouring back-pressure. A reader that goes away
+ * (EPIPE: `| head`) is an IO error naming `target`. Returns the frame count.
+ */
+export async function writeY4mStream(
+  stream: NodeJS.WritableStream,
+  info: VideoInfo,
+  frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>,
+  options: WriteVideoOptions & { target?: string } = {},
+): Promise<{ frames: number }> {
+  const target = options.target ?? 'stdout';
+  const encoder = new Y4mEncoder(info, { chroma: options.chroma });
+  let failure: Error | undefined;
+  const onError = (error: Error) => (failure ??= error);
+  stream.on('error', onError);
+  const write = async (bytes: Uint8Array) => {
+    if (failure) throw failure;
+    if (!stream.write(bytes)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done);
+          stream.off('error', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('error', done);
+      });
+    }
+    if (failure) throw failure;
+  };
+  let count = 0;
+  try {
+    count = await writeY4mFrames(encoder, info, frames, write);
+  } catch (error) {
+    if (error instanceof NervError) throw error;
+    const reason = (error as NodeJS.ErrnoException).code === 'EPIPE' ? 'the reader closed the pipe' : (error as Error).message;
+    throw new NervError('IO', `cannot write ${target}: ${reason}`, { cause: error });
+  } finally {
+    stream.off('error', onError);
+  }
+  if (count === 0) throw new BadArgumentError(`no frames to write to ${target}`);
+  return { frames: count };
+}
+
+/** The Y4M header, then every frame checked and encoded, through `write`; returns the frame count. */
+async function writeY4mFrames(
+  encoder: Y4mEncoder,
+  info: VideoInfo,
+  frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>,
+  write: (bytes: Uint8Array) => Promise<unknown>,
+): Promise<number> {
+  await write(encoder.header);
+  let count = 0;
+  for await (const frame of frames) {
+    checkFrame(frame, info, count);
+    await write(encoder.frame(frame));
+    count++;
+  }
+  return count;
 }
 
 function checkFrame(frame: RgbFrame, info: VideoInfo, index: number): void {
@@ -580,11 +696,6 @@ function checkFrame(frame: RgbFrame, info: VideoInfo, index: number): void {
   if (frame.width !== info.width || frame.height !== info.height) {
     throw new BadArgumentError(`frame ${index} is ${frame.width}x${frame.height}, the video is ${info.width}x${info.height}`);
   }
-}
-
-function tempPathFor(path: string): string {
-  const random = Math.floor(Math.random() * 1e9).toString(36);
-  return join(dirname(path), `.${basename(path, extname(path))}.${process.pid}.${random}.tmp${extname(path)}`);
 }
 
 async function ensureParent(path: string): Promise<void> {
@@ -602,31 +713,28 @@ async function removeQuietly(path: string): Promise<void> {
 async function writeY4mFile(path: string, info: VideoInfo, frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>, options: WriteVideoOptions) {
   const encoder = new Y4mEncoder(info, { chroma: options.chroma });
   await ensureParent(path);
-  const temp = tempPathFor(path);
+  const { temp, release } = tempPathFor(path, true);
   let file;
   try {
     file = await open(temp, 'w');
   } catch (cause) {
     throw new NervError('IO', `cannot write ${path}: ${(cause as Error).message}`, { cause });
   }
-  let count = 0;
   try {
-    await file.write(encoder.header);
-    for await (const frame of frames) {
-      checkFrame(frame, info, count);
-      await file.write(encoder.frame(frame));
-      count++;
-    }
+    const handle = file;
+    const count = await writeY4mFrames(encoder, info, frames, (bytes) => handle.write(bytes));
     if (count === 0) throw new BadArgumentError(`no frames to write to ${path}`);
     await file.close();
     file = undefined;
-    await rename(temp, path);
+    await commitTempFile(temp, path, options.overwrite ?? true);
     return { frames: count };
   } catch (error) {
     await file?.close().catch(() => {});
     await removeQuietly(temp);
     if (error instanceof NervError) throw error;
     throw new NervError('IO', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    release();
   }
 }
 
@@ -636,30 +744,33 @@ function encodePng(frame: RgbFrame): Buffer {
   return PNG.sync.write(png, { colorType: 2 });
 }
 
-async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const temp = tempPathFor(path);
+async function writeAtomically(path: string, bytes: Uint8Array, overwrite = true): Promise<void> {
+  const { temp, release } = tempPathFor(path, true);
   try {
     await writeFile(temp, bytes);
-    await rename(temp, path);
+    await commitTempFile(temp, path, overwrite);
   } catch (cause) {
     await removeQuietly(temp);
+    if (cause instanceof NervError) throw cause;
     throw new NervError('IO', `cannot write ${path}: ${(cause as Error).message}`, { cause });
+  } finally {
+    release();
   }
 }
 
-async function writePngSequence(pattern: string, info: VideoInfo, frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>) {
+async function writePngSequence(pattern: string, info: VideoInfo, frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>, options: WriteVideoOptions) {
   await ensureParent(pattern);
   let count = 0;
   for await (const frame of frames) {
     checkFrame(frame, info, count);
-    await writeAtomically(formatPattern(pattern, count + 1), encodePng(frame));
+    await writeAtomically(formatPattern(pattern, count + 1), encodePng(frame), options.overwrite);
     count++;
   }
   if (count === 0) throw new BadArgumentError(`no frames to write to ${pattern}`);
   return { frames: count };
 }
 
-async function writeSinglePng(path: string, info: VideoInfo, frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>) {
+async function writeSinglePng(path: string, info: VideoInfo, frames: AsyncIterable<RgbFrame> | Iterable<RgbFrame>, options: WriteVideoOptions) {
   let only: RgbFrame | undefined;
   for await (const frame of frames) {
     if (only) throw new BadArgumentError(`${path} holds one frame; for a sequence use a pattern like ${join(dirname(path), '%04d.png')}`);
@@ -668,7 +779,7 @@ async function writeSinglePng(path: string, info: VideoInfo, frames: AsyncIterab
   }
   if (!only) throw new BadArgumentError(`no frames to write to ${path}`);
   await ensureParent(path);
-  await writeAtomically(path, encodePng(only));
+  await writeAtomically(path, encodePng(only), options.overwrite);
   return { frames: 1 };
 }
 
@@ -693,7 +804,9 @@ async function writeWithFfmpeg(path: string, info: VideoInfo, frames: AsyncItera
   // Limited range, matching the -color_range tag below.
   const encoder = new Y4mEncoder({ ...info, colorRange: 'limited' }, { chroma: '420' });
   await ensureParent(path);
-  const temp = tempPathFor(path);
+  const { temp, release } = tempPathFor(path, true);
+  // ffmpeg names the file it was given; users should see the name they gave.
+  const ffmpegText = () => stderr().replaceAll(temp, path);
   const matrix = info.colorSpace === 'bt709' ? ['bt709', 'bt709', 'bt709'] : ['smpte170m', 'smpte170m', 'smpte170m'];
   const args = ['-v', 'error', '-nostdin', '-y', '-f', 'yuv4mpegpipe', '-i', 'pipe:0'];
   if (codec) args.push('-c:v', codec);
@@ -711,20 +824,14 @@ async function writeWithFfmpeg(path: string, info: VideoInfo, frames: AsyncItera
       await Promise.race([new Promise((resolve) => stdin.once('drain', resolve)), exit]);
     }
   };
-  let count = 0;
   try {
-    await write(encoder.header);
-    for await (const frame of frames) {
-      checkFrame(frame, info, count);
-      await write(encoder.frame(frame));
-      count++;
-    }
+    const count = await writeY4mFrames(encoder, info, frames, write);
     if (count === 0) throw new BadArgumentError(`no frames to write to ${path}`);
     stdin.end();
     const status = await exit;
     if (status.error) throw new NervError('NO_FFMPEG', `could not run ${ffmpeg}: ${status.error.message}`, { cause: status.error });
-    if (status.code !== 0) throw new NervError('IO', `ffmpeg could not write ${path}: ${stderr() || `exit code ${status.code}`}`);
-    await rename(temp, path);
+    if (status.code !== 0) throw new NervError('IO', `ffmpeg could not write ${path}: ${ffmpegText() || `exit code ${status.code}`}`);
+    await commitTempFile(temp, path, options.overwrite ?? true);
     return { frames: count };
   } catch (error) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -734,6 +841,8 @@ async function writeWithFfmpeg(path: string, info: VideoInfo, frames: AsyncItera
       if (error instanceof NervError) throw error;
       throw new NervError('IO', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
     }
-    throw new NervError('IO', `ffmpeg could not write ${path}: ${stderr()}${status.code ? ` (exit code ${status.code})` : ''}`, { cause: error });
+    throw new NervError('IO', `ffmpeg could not write ${path}: ${ffmpegText()}${status.code ? ` (exit code ${status.code})` : ''}`, { cause: error });
+  } finally {
+    release();
   }
 }

@@ -62,7 +62,7 @@ function validateTile(kernel: string, tile: MatmulTile, N: number): void {
   }
 }
 
-/** Uniform weights (DESIGN.md rule 4) need N % 4 == 0 (vec4 rows) and must fit the uniform binding limit. */
+/** Uniform weights (docs/architecture.md, kernel rule 4) need N % 4 == 0 (vec4 rows) and must fit the uniform binding limit. */
 function weightsFitUniform(ctx: GpuContext, K: number, N: number, w: GPUBuffer): boolean {
   const bytes = K * N * 4;
   return N % 4 === 0 && bytes <= ctx.device.limits.maxUniformBufferBindingSize && w.size >= bytes;

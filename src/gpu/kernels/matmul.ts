@@ -13,7 +13,7 @@ export interface MatmulRoofline {
 
 /**
  * GFLOP/s of the best plain matmul C[M,N] = A[M,K] . B[K,N] on this adapter: the yardstick that
- * benchmarks divide other kernels' GFLOP/s by (DESIGN.md section 8). Runs `repeats` dispatches per
+ * benchmarks divide other kernels' GFLOP/s by (docs/architecture.md). Runs `repeats` dispatches per
  * submit so per-submit overhead is amortised, after one warm-up batch (which also compiles).
  */
 export async function matmulRoofline(

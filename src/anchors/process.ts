@@ -1,5 +1,6 @@
-// Child processes for the benches: run a command, capture its output, time it.
+// Node edge. Child processes for the anchors and the benches: run a command, capture its output, time it.
 import { spawn } from 'node:child_process';
+import { NervError } from '../errors.ts';
 
 export interface RunResult {
   stdout: string;
@@ -8,15 +9,15 @@ export interface RunResult {
   seconds: number;
 }
 
-export class CommandError extends Error {
+/** A command that could not start (NO_FFMPEG: the anchors' only command is ffmpeg) or exited non-zero (IO). */
+export class CommandError extends NervError {
   constructor(
     readonly command: string,
-    readonly code: number | null,
+    readonly exitCode: number | null,
     readonly stderr: string,
   ) {
     const lastLines = stderr.trim().split('\n').slice(-5).join('\n  ');
-    super(`command failed (exit ${code}): ${command}${lastLines ? `\n  ${lastLines}` : ''}`);
-    this.name = 'CommandError';
+    super(exitCode === null ? 'NO_FFMPEG' : 'IO', `command failed (exit ${exitCode}): ${command}${lastLines ? `\n  ${lastLines}` : ''}`);
   }
 }
 

@@ -1,7 +1,10 @@
-// Classical anchors for the rate-distortion bench: ffmpeg's libx264 / libx265 at a given CRF, with
-// the raw elementary stream (`-f h264` / `-f hevc`, no container) as the byte count, and a CRF search
-// that matches a target byte count.
+// Node edge. Classical anchors for `nervkit demo` and the rate-distortion bench: ffmpeg's libx264 /
+// libx265 at a given CRF, with the raw elementary stream (`-f h264` / `-f hevc`, no container) as the
+// byte count, and a CRF search that matches a target byte count or PSNR.
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NervError } from '../errors.ts';
+import { measureVideo } from './measure.ts';
 import { run } from './process.ts';
 
 export interface AnchorCodec {
@@ -33,14 +36,14 @@ export async function checkEncoders(ffmpeg: string, codecs: AnchorCodec[]): Prom
   try {
     listing = (await run(ffmpeg, ['-hide_banner', '-encoders'])).stdout;
   } catch (error) {
-    throw new Error(`ffmpeg ('${ffmpeg}') could not be run: ${(error as Error).message}. Install it (apt-get install ffmpeg) or pass --ffmpeg PATH.`);
+    throw new NervError('NO_FFMPEG', `ffmpeg ('${ffmpeg}') could not be run: ${(error as Error).message}. Install it (apt-get install ffmpeg) or pass --ffmpeg PATH.`, { cause: error });
   }
   const missing = [...new Set(codecs.map((c) => c.encoder))].filter((name) => !new RegExp(`^\\s*V\\S*\\s+${name}\\s`, 'm').test(listing));
   if (missing.length) {
-    throw new Error(`ffmpeg ('${ffmpeg}') lacks the encoder(s) ${missing.join(', ')} that the anchors need; install an ffmpeg built with them (Debian's ffmpeg has both).`);
+    throw new NervError('NO_FFMPEG', `ffmpeg ('${ffmpeg}') lacks the encoder(s) ${missing.join(', ')} that the anchors need; install an ffmpeg built with them (Debian's ffmpeg has both).`);
   }
   const filters = (await run(ffmpeg, ['-hide_banner', '-bsfs'])).stdout;
-  if (!/^filter_units$/m.test(filters)) throw new Error(`ffmpeg ('${ffmpeg}') lacks the filter_units bitstream filter (pass --keep-sei to count SEI bytes instead)`);
+  if (!/^filter_units$/m.test(filters)) throw new NervError('NO_FFMPEG', `ffmpeg ('${ffmpeg}') lacks the filter_units bitstream filter (pass --keep-sei to count SEI bytes instead)`);
   const version = (await run(ffmpeg, ['-hide_banner', '-version'])).stdout.split('\n')[0] ?? '';
   return version.trim();
 }
@@ -155,4 +158,32 @@ export async function searchCrf<T extends { crf: number }>(
     if (tried.has(key(rounded))) return done('the search came back to a CRF it had tried');
     await probe(rounded);
   }
+}
+
+export interface AnchorMatch {
+  crf: number;
+  /** Raw H.264 stream bytes (SEI options strings dropped, as in the RD bench). */
+  bytes: number;
+  /** Mean PSNR of the chosen metric, measured as `nervkit eval` does. */
+  psnr: number;
+  /** Whether the PSNR landed within 0.05 dB of the target. */
+  matched: boolean;
+}
+
+/**
+ * What x264 (preset medium) needs for `psnr` dB (YUV 6:1:1 or RGB) on the first `frames` frames of
+ * `sourceY4m`: a CRF search whose encodes and decodes go to `workDir`.
+ */
+export async function x264BytesAtPsnr(ffmpeg: string, sourceY4m: string, psnr: number, frames: number, workDir: string, metric: 'rgb' | 'yuv' = 'yuv'): Promise<AnchorMatch> {
+  const codec = ANCHOR_CODECS.find((c) => c.id === 'x264-medium')!;
+  await checkEncoders(ffmpeg, [codec]);
+  const decoded = join(workDir, 'decoded.y4m');
+  const probe = async (crf: number) => {
+    const encoded = await encodeAnchor(ffmpeg, codec, sourceY4m, crf, join(workDir, `crf${crf.toFixed(2)}.${codec.format}`));
+    await decodeAnchor(ffmpeg, codec, encoded.path, decoded);
+    const quality = await measureVideo(decoded, sourceY4m, frames);
+    return { ...encoded, psnr: metric === 'yuv' ? quality.psnrYuv : quality.psnr };
+  };
+  const search = await searchCrf(psnr, probe, (p) => p.psnr, [], { tolerance: 0.05, maxProbes: 12, slope: -0.6 });
+  return { crf: search.best.crf, bytes: search.best.bytes, psnr: search.best.psnr, matched: search.matched };
 }
