@@ -41,7 +41,7 @@ test('encode, info, decode and eval round-trip a tiny clip, with a quiet stderr'
   const info = await nervkit(['info', nerv, '--json']);
   t.is(info.code, 0, info.stderr);
   const parsed = JSON.parse(info.stdout);
-  t.like(parsed, { width: 32, height: 24, frameCount: 4, groupCount: 1, byteLength: bytes.length, version: 1 });
+  t.like(parsed, { width: 32, height: 24, frameCount: 4, groupCount: 1, byteLength: bytes.length, version: 2, colour: 'yuv420' });
   t.true(parsed.macsPerPixel > 0 && parsed.macsPerPixel <= 5000);
 
   const decoded = join(dir, 'out.y4m');
@@ -54,8 +54,8 @@ test('encode, info, decode and eval round-trip a tiny clip, with a quiet stderr'
   t.is(evaluated.code, 0, evaluated.stderr);
   const metrics = JSON.parse(evaluated.stdout);
   t.is(metrics.perFrame.length, 4);
-  // eval measures the decoded file: the encoder's closed-loop PSNR (printed with 2 decimals).
-  t.true(Math.abs(metrics.psnr - Number(wrote![2])) < 0.01, `eval ${metrics.psnr} vs encode ${wrote![2]}`);
+  // eval measures the decoded file: the encoder's closed-loop PSNR (YUV 6:1:1 for this 4:2:0 clip, printed with 2 decimals).
+  t.true(Math.abs(metrics.psnrYuv - Number(wrote![2])) < 0.01, `eval ${metrics.psnrYuv} vs encode ${wrote![2]}`);
 });
 
 test('- streams: Y4M on stdin to .nerv on stdout, and .nerv back to Y4M on stdout', async (t) => {
@@ -120,7 +120,7 @@ test('Ctrl-C on a terminal: cursor and line wrap restored, one line on what was 
   const out = join(dir, 'out.nerv');
   const line = [process.execPath, BIN, 'encode', clip, out, '--steps', '100000', '--group', '4'].map((a) => `'${a}'`).join(' ');
   // util-linux `script` gives the command a pseudo-terminal; typing ^C there sends SIGINT to it.
-  const run = await interruptWhen('script', ['-qefc', line, '/dev/null'], /step \d+/, (child) => child.stdin!.write('\x03'));
+  const run = await interruptWhen('script', ['-qefc', line, '/dev/null'], /training group/, (child) => child.stdin!.write('\x03'));
   t.is(run.code, 130, run.output);
   const output = run.output;
   t.true(output.lastIndexOf('\x1b[?25h') > output.lastIndexOf('\x1b[?25l'), 'cursor shown again');
@@ -159,4 +159,25 @@ test('play serves until Ctrl-C, then says so in one line', async (t) => {
   t.is(run.signal, 'SIGINT');
   const url = /at (http:\S+)/.exec(run.output)![1];
   t.deepEqual(run.output.trim().split('\n').filter((l) => l.startsWith('nervkit:')).slice(1), [`nervkit: interrupted; stopped serving ${url}`]);
+});
+
+test('--size lands within 5% of its target, and a group that keeps diverging still yields a file with one warning', async (t) => {
+  const dir = tempDir();
+  const clip = tinyClip(dir);
+  const sized = join(dir, 'sized.nerv');
+  const target = 1500;
+  const run = await nervkit(['encode', clip, sized, '--size', String(target), '--steps', '60', '--group', '4', '--json'], { env: CACHE });
+  t.is(run.code, 0, run.stderr);
+  const summary = JSON.parse(run.stdout);
+  const bytes = readFileSync(sized).length;
+  t.is(summary.bytes, bytes);
+  t.deepEqual(summary.targets.bytes, { asked: target, reached: bytes });
+  t.true(Math.abs(bytes / target - 1) <= 0.05, `${bytes} bytes for a target of ${target}`);
+
+  const diverging = join(dir, 'diverging.nerv');
+  const broken = await nervkit(['encode', clip, diverging, '--steps', '120', '--group', '4', '--lr-scale', '1e8'], { env: CACHE });
+  t.is(broken.code, 0, broken.stderr);
+  t.true(readFileSync(diverging).length > 0);
+  t.is(broken.messages.length, 1, broken.stderr);
+  t.regex(broken.messages[0], /^nervkit: warning: group 0: training kept diverging and stopped early; it was coded from the best state reached \([\d.]+ dB\)$/);
 });

@@ -195,7 +195,7 @@ test('typed errors: absurd dimensions, counts and model fields are rejected befo
   expectFormatError(t, () => new NervReader(patchHeader(file, setU8(36, 7))), 'header'); // colour space
   expectFormatError(t, () => new NervReader(patchHeader(file, setU8(37, 9))), 'header'); // colour range
   // model: kind byte, then profile name length, then fields (see docs/format.md)
-  const model = 16 + 4 * 5 + 1 + 1 + 2 + 2 + 4;
+  const model = 16 + 4 * 5 + 1 + 1 + 2 + 2 + 4 + 4 + 4;
   const profile = file[model + 1];
   const fields = model + 2 + profile;
   expectFormatError(t, () => new NervReader(patchHeader(file, setU8(model, 9))), 'header');
@@ -205,7 +205,8 @@ test('typed errors: absurd dimensions, counts and model fields are rejected befo
   const longHeader = file.slice(0, 16);
   new DataView(longHeader.buffer).setUint32(12, 0x7fffffff, true);
   expectFormatError(t, () => readNervPrefix(longHeader), 'limits');
-  expectFormatError(t, () => new NervReader(patchHeader(file, setU32(24, 30))), 'index-crc');
+  expectFormatError(t, () => new NervReader(patchHeader(file, setU32(24, 30))), 'header'); // more frames than the video it is a segment of
+  expectFormatError(t, () => new NervReader(patchHeader(file, (v) => { v.setUint32(24, 30, true); v.setUint32(50, 30, true); })), 'index-crc');
 });
 
 test('typed errors: an index that breaks contiguity or key spacing', (t) => {
@@ -353,13 +354,13 @@ test('the complete example file of docs/format.md, byte for byte', async (t) => 
   const { modelTensors } = await import('../src/nn/model.ts');
   const latents = latentCoder(model, armTensorsOf(modelTensors(model), tensors)).encode(frames, undefined).bytes;
   const bytes = writeNerv(
-    { width: 2, height: 2, frameCount: 2, fps: { num: 25, den: 1 }, colorSpace: 'srgb', colorRange: 'full', groupSize: 2, keyInterval: 1, lambda: 2 ** -9, model },
+    { width: 2, height: 2, frameCount: 2, fps: { num: 25, den: 1 }, colorSpace: 'srgb', colorRange: 'full', groupSize: 2, keyInterval: 1, lambda: 2 ** -9, segment: { firstFrame: 0, videoFrames: 2 }, model },
     [{ key: true, tensors, latents }],
   );
   const expected =
-    '4e4552560d0a1a0a020000003200000002000000020000000200000019000000010000000201020001000000003b0105736d616c6c' +
-    '01010101000300000001010000417b245601000000000000003400000001d7b144f1010004040010070400070301800100080201' +
-    '000008040000800200080800800400000000000a2a7e0802df2152878a92f1e39442';
+    '4e4552560d0a1a0a020000003a00000002000000020000000200000019000000010000000201020001000000003b000000000200' +
+    '00000105736d616c6c0101010100030000000101000013bdcf7001000000000000003400000001d7b144f1010004040010070400' +
+    '070301800100080201000008040000800200080800800400000000000a2a7e0802df2152878a92f1e39442';
   t.is(Buffer.from(bytes).toString('hex'), expected);
   const video = await open(bytes, { backend: 'cpu' });
   t.deepEqual(Array.from(video.latents(1)), [1, 2, 3, 5]);

@@ -1,6 +1,7 @@
 import { GpuContext } from '../gpu/context.ts';
 import { requestGpuDevice } from '../gpu/device.ts';
 import { encodeFrames, ENCODE_DEFAULTS, PRESETS, type Preset } from '../encode/encode.ts';
+import { DEFAULT_SCHEDULE } from '../train/trainer.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
 import { openVideo, openY4mStream } from '../video/node-io.ts';
 import type { FrameSource } from '../video/frame.ts';
@@ -21,6 +22,7 @@ export interface EncodeFlags extends InOutFlags {
   preset: Preset;
   steps?: number;
   laterSteps?: number;
+  lrScale?: number;
   group: number;
   profile: string;
   keyInterval: number;
@@ -66,6 +68,7 @@ export async function encodeCommand(inputArg: string | undefined, outputArg: str
       fps: source.info.fps,
       colorSpace: source.info.colorSpace,
       colorRange: source.info.colorRange,
+      learningRates: flags.lrScale ? { latents: DEFAULT_SCHEDULE.lr.latents * flags.lrScale, networks: DEFAULT_SCHEDULE.lr.networks * flags.lrScale } : undefined,
       onProgress: progress.update,
     });
     progress.stop();
@@ -91,7 +94,7 @@ export async function encodeCommand(inputArg: string | undefined, outputArg: str
       targets: result.targets,
       warnings: result.warnings,
       groups: result.groups.map((g) => ({
-        frames: g.frames, key: g.key, steps: g.steps, seconds: g.seconds, lambda: g.lambda, passes: g.passes, psnr: g.psnr, psnrRgb: g.psnrRgb,
+        frames: g.frames, key: g.key, steps: g.steps, seconds: g.seconds, lambda: g.lambda, search: g.search, psnr: g.psnr, psnrRgb: g.psnrRgb,
         latentBytes: g.latentBytes, networkBytes: g.networkBytes,
       })),
     };

@@ -49,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
       .option('--group <n>', 'frames per group', positiveInt, ENCODE_DEFAULTS.groupSize)
       .addOption(new Option('--profile <name>', 'model profile').choices(Object.keys(PROFILES)).default(DEFAULT_PROFILE))
       .option('--key-interval <n>', 'a key group every N groups', positiveInt, ENCODE_DEFAULTS.keyInterval)
+      // Scales the learning rates: for diagnosing (and testing) divergence handling.
+      .addOption(new Option('--lr-scale <x>', 'multiply the learning rates').argParser(positiveNumber).hideHelp())
       .option('--seed <n>', 'random seed (same seed, same backend: same file)', nonNegativeInt, 1)
       .option('--json', 'print a machine-readable summary on stdout'),
   ).action(async (input: Slot, output: Slot, flags: EncodeFlags) => (await import('./encode.ts')).encodeCommand(input, output, flags));

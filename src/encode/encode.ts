@@ -41,8 +41,13 @@ export interface EncodeOptions {
   /** Search lambda so every group decodes at this PSNR or a little above (dB: YUV 6:1:1, or RGB for RGB files). */
   targetPsnr?: number;
   seed?: number;
-  /** Global index of the first group (a segment of a longer video): seeds follow it, so segments match a whole encode. */
+  /**
+   * Encoding a segment of a longer video: the global index of the segment's first group (a key
+   * group; seeds follow it, so segments encoded apart match a whole encode) and the whole video's
+   * frame count. Both go into the header for `nervkit join`.
+   */
   firstGroup?: number;
+  videoFrames?: number;
   fps?: { num: number; den: number };
   colorSpace?: NervColorSpace;
   colorRange?: NervColorRange;
@@ -70,6 +75,8 @@ export interface GroupReport {
   lambda: number;
   /** Rate-control passes (each re-trains the group at a new lambda). */
   passes: number;
+  /** Every pass's lambda and outcome, the chosen one among them. */
+  search: RatePoint[];
   /** Training kept diverging and stopped early; the group was coded from its best state. */
   diverged: boolean;
   /** Divergences training recovered from (at a lower learning rate each time). */
@@ -214,6 +221,7 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
     groupSize,
     keyInterval,
     lambda: reports[0].lambda,
+    segment: { firstFrame: firstGroup * groupSize, videoFrames: options.videoFrames ?? firstGroup * groupSize + frameCount },
     model,
   };
   const bytes = writeNerv(header, groups);
@@ -246,7 +254,7 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
 function containerBytes(state: CodingState, groups: number, groupSize: number, keyInterval: number): number {
   const header = encodeHeaderBody({
     width: state.model.width, height: state.model.height, frameCount: 1, fps: { num: 1, den: 1 }, colorSpace: 'bt601', colorRange: 'limited',
-    groupSize, keyInterval, lambda: 0, model: state.model,
+    groupSize, keyInterval, lambda: 0, segment: { firstFrame: 0, videoFrames: 1 }, model: state.model,
   }).length;
   const perChunk = 4 + 1 + 3; // CRC, flags, latent length
   const perKeyChunk = state.specs.length * 7; // flags, step, coded length
@@ -337,7 +345,7 @@ async function encodeGroup(
   state.tensors = chosen.tensors;
   state.lastLatents = chosen.symbols[chosen.symbols.length - 1];
   const report: GroupReport = {
-    group: k, frames: frames.length, key, steps, lambda: chosen.point.lambda, passes: points.length - 1, diverged: chosen.trained.gaveUp, recoveries: chosen.trained.recoveries,
+    group: k, frames: frames.length, key, steps, lambda: chosen.point.lambda, passes: points.length - 1, search: points, diverged: chosen.trained.gaveUp, recoveries: chosen.trained.recoveries,
     trainedPsnr: psnrOfMse(chosen.trained.distortion), estimatedLatentBits: chosen.trained.bits,
     psnr: chosen.point.psnr, psnrRgb: meanPsnr(chosen.rgbPsnrs), framePsnr: chosen.framePsnrs, framePsnrRgb: chosen.rgbPsnrs,
     latentBytes: chosen.latents.length, networkBytes: chosen.networkBytes,
@@ -372,6 +380,11 @@ async function trainAndCode(
   const { model, specs } = state;
   const { key, k } = settings;
   const perFrame = latentsPerFrame(model);
+  const lr = { latents: settings.learningRates.latents, networks: key ? settings.learningRates.networks : 0 };
+  // A rate-search pass continues from a trained state: it resumes where the annealing ended, at a
+  // lower learning rate, rather than throwing that state back into high noise.
+  const [t1, n1] = [DEFAULT_SCHEDULE.temperature[1], DEFAULT_SCHEDULE.noise[1]];
+  const continuation = pass.phase === 'search' ? { temperature: [1.5 * t1, t1] as [number, number], noise: [1.5 * n1, n1] as [number, number], warmup: 0, lr: { latents: lr.latents / 2, networks: lr.networks / 2 } } : {};
   const trained = await trainGroup(
     graph,
     {
@@ -380,7 +393,8 @@ async function trainAndCode(
       lambda: pass.lambda,
       seed: settings.seed,
       // Predicted groups keep the key group's networks: they cost nothing to send again.
-      lr: { latents: settings.learningRates.latents, networks: key ? settings.learningRates.networks : 0 },
+      lr,
+      ...continuation,
     },
     (r) => settings.onProgress?.({ group: k, phase: pass.phase, step: r.step, steps: r.steps, psnr: psnrOfMse(r.distortion), bpp: r.bits / pass.pixels }),
   );

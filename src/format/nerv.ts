@@ -33,7 +33,7 @@ export const NERV_LIMITS = {
 } as const;
 
 const PREAMBLE_BYTES = 16;
-const FIXED_HEADER_BYTES = 4 * 5 + 1 + 1 + 2 + 2 + 4;
+const FIXED_HEADER_BYTES = 4 * 5 + 1 + 1 + 2 + 2 + 4 + 4 + 4;
 /** A model description takes at most a few hundred bytes (src/format/model_codec.ts). */
 const MAX_HEADER_BYTES = FIXED_HEADER_BYTES + 4096;
 const INDEX_ENTRY_BYTES = 9;
@@ -64,6 +64,12 @@ export interface NervHeader {
   keyInterval: number;
   /** The rate-distortion trade-off the file was encoded with (loss = D + lambda R); 0 if unknown. Informative. */
   lambda: number;
+  /**
+   * Where this file sits in a longer video it is a segment of (segments encoded apart and joined
+   * by `nervkit join`): the index of its first frame there, and that video's frame count. A whole
+   * video has 0 and its own frame count. Decoders ignore them.
+   */
+  segment: { firstFrame: number; videoFrames: number };
   /** The model (docs/model.md); the network tensors of every group follow from it. */
   model: ModelDescription;
 }
@@ -142,6 +148,9 @@ function encodeHeaderBody(header: NervHeader): Uint8Array {
   if (rangeCode < 0) throw new BadArgumentError(`colorRange must be one of ${COLOR_RANGES.join(', ')}, got ${String(header.colorRange)}`);
   const lambda = Math.fround(header.lambda);
   if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new BadArgumentError(`lambda must be a finite number >= 0, got ${header.lambda}`);
+  const segment = header.segment ?? { firstFrame: 0, videoFrames: header.frameCount };
+  checkInteger('segment.videoFrames', segment.videoFrames, header.frameCount, L.maxFrames);
+  checkInteger('segment.firstFrame', segment.firstFrame, 0, segment.videoFrames - header.frameCount);
   checkInteger('groupSize', header.groupSize, 1, L.maxGroupSize);
   checkInteger('keyInterval', header.keyInterval, 1, L.maxKeyInterval);
   if (header.model.width !== header.width || header.model.height !== header.height || header.model.groupSize !== header.groupSize) {
@@ -158,6 +167,8 @@ function encodeHeaderBody(header: NervHeader): Uint8Array {
   out.u16(header.groupSize);
   out.u16(header.keyInterval);
   out.f32(lambda);
+  out.u32(segment.firstFrame);
+  out.u32(segment.videoFrames);
   encodeModel(header.model, out);
   return out.finish();
 }
@@ -319,6 +330,9 @@ function parseHeaderBody(bytes: Uint8Array, start: number, end: number): NervHea
   const keyInterval = bounded('key interval', r.u16('key interval'), 1, L.maxKeyInterval, r.pos - 2);
   const lambda = r.f32('lambda');
   if (!(lambda >= 0) || !Number.isFinite(lambda)) r.fail(`lambda ${lambda} is not a finite number >= 0`, r.pos - 4);
+  const firstFrame = r.u32('segment first frame');
+  const videoFrames = bounded('video frame count', r.u32('video frame count'), frameCount, L.maxFrames, r.pos - 4);
+  if (firstFrame > videoFrames - frameCount) r.fail(`segment starts at frame ${firstFrame}: its ${frameCount} frames run past the video's ${videoFrames}`, r.pos - 8);
   const model = decodeModel(r, { width, height, groupSize });
   if (r.pos !== end) r.fail(`${end - r.pos} unexpected bytes at the end of the header`);
   return {
@@ -331,6 +345,7 @@ function parseHeaderBody(bytes: Uint8Array, start: number, end: number): NervHea
     groupSize,
     keyInterval,
     lambda,
+    segment: { firstFrame, videoFrames },
     model,
   };
 }

@@ -61,7 +61,7 @@ export function syntheticNerv(options: SyntheticOptions = {}): SyntheticFile {
   }
   const header: NervHeader = {
     width: model.width, height: model.height, frameCount, fps: { num: 30000, den: 1001 }, colorSpace: colour === 'rgb' ? 'srgb' : 'bt709',
-    colorRange: 'limited', groupSize, keyInterval, lambda: 2 ** -9, model,
+    colorRange: 'limited', groupSize, keyInterval, lambda: 2 ** -9, segment: { firstFrame: 0, videoFrames: frameCount }, model,
   };
   if (headerTensors(header).length !== specs.length) throw new Error('tensor list mismatch');
   return { bytes: writeNerv(header, groups), header, groups, tensors: tensorsPerGroup, latents: latentsPerGroup };
