@@ -10,6 +10,7 @@ import { buildBrowserBundle } from '../src/player/build.ts';
 import { startPlayServer, type PlayServer } from '../src/cli/play.ts';
 import { launchChromium, type Chromium } from './helpers/chromium.ts';
 import type { RgbFrame } from '../src/video/frame.ts';
+import { rgbToYuv, yuvToRgb } from '../src/video/color.ts';
 
 // The README's picture of the player; rewritten only on request, so that tests leave tracked files alone.
 const SCREENSHOT = fileURLToPath(new URL('../examples/screenshot.png', import.meta.url));
@@ -31,7 +32,9 @@ function syntheticClip(): RgbFrame[] {
         data[i + 2] = 0.15 + disc + 0.3 * (x / WIDTH);
       }
     }
-    return { width: WIDTH, height: HEIGHT, data };
+    // As a 4:2:0 Y4M source delivers it: the player's Y'CbCr-to-RGB shader is what gets tested.
+    const yuv = rgbToYuv({ width: WIDTH, height: HEIGHT, data }, '420');
+    return { ...yuvToRgb(yuv), yuv };
   });
 }
 

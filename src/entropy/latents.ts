@@ -288,6 +288,8 @@ export interface LatentCoder {
   decode(bytes: Uint8Array, frameCount: number, previous: Int32Array | undefined): Int32Array[];
   /** Exact code length (bits) of each latent under the model, without coding (for reports and rate control). */
   bits(frames: Int32Array[], previous: Int32Array | undefined): number;
+  /** The same, split by latent level (finest first). */
+  bitsByLevel(frames: Int32Array[], previous: Int32Array | undefined): number[];
 }
 
 export function latentCoder(model: ModelDescription, arm: (QuantizedArmTensor | undefined)[]): LatentCoder {
@@ -323,6 +325,23 @@ export function latentCoder(model: ModelDescription, arm: (QuantizedArmTensor | 
       const writer = new RansWriter();
       encodeInto(writer, frames, previous);
       return writer.bits;
+    },
+    bitsByLevel(frames, previous) {
+      const { levels } = walker.geom;
+      const byLevel = new Array<number>(levels.length).fill(0);
+      let prev = previous;
+      for (const frame of frames) {
+        walker.forEach(frame, prev, (i) => {
+          const writer = new RansWriter();
+          const { center, s, o } = distribution();
+          putResidual(writer, latentTable(s, o), frame[i] - center);
+          let level = levels.length - 1;
+          while (levels[level].offset > i) level--;
+          byLevel[level] += writer.bits;
+        });
+        prev = frame;
+      }
+      return byLevel;
     },
     decode(bytes, frameCount, previous) {
       const reader = new RansReader(bytes);

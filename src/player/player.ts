@@ -205,6 +205,7 @@ export class NervPlayer extends EventTarget {
         ticket: 0,
       }));
       this.frameCanvas.resize({ width, height });
+      this.frameCanvas.setColour(video.info);
       this.emit('durationchange');
       this.emit('loadedmetadata');
       await this.showPosition(0, generation);
