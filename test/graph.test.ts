@@ -1,5 +1,5 @@
 // The whole training step of a group, checked as one function: the gradients the GPU graph computes
-// for every network tensor and for the latents' changes against central finite differences of the
+// for every network tensor and for the latents against central finite differences of the
 // same loss (distortion + lambda * rate) evaluated with the CPU reference ops.
 import test from 'ava';
 import { testContext } from './helpers/gpu.ts';
@@ -7,7 +7,7 @@ import { describeModel, initialParameters, latentsPerFrame, mulberry32, ARM_HIDD
 import { GroupGraph } from '../src/nn/graph_gpu.ts';
 import { armForwardCpu, synthesizeCpu } from '../src/nn/network_cpu.ts';
 import { contextSpec, modelGeometry, planModel } from '../src/nn/layers.ts';
-import { armContextCpu, colourLossCpu, laplaceBits, latentCumsumCpu, softRound } from '../src/cpu/latents.ts';
+import { armContextCpu, colourLossCpu, laplaceBits, softRound } from '../src/cpu/latents.ts';
 import { targetFloatsPerFrame } from '../src/gpu/kernels/latents.ts';
 import { ARM_LOG_SCALE_SHIFT } from '../src/nn/model.ts';
 
@@ -22,14 +22,13 @@ test('a training step computes the gradient of distortion + lambda * rate (finit
   const random = mulberry32(5);
   const params = initialParameters(model, 2).map((p) => p.map((v) => v + (random() - 0.5) * 0.3));
   const base = Float32Array.from({ length: perFrame }, () => Math.round((random() - 0.5) * 6));
-  const deltas = Float32Array.from({ length: frames * perFrame }, () => (random() - 0.5) * 3);
+  const latents = Float32Array.from({ length: frames * perFrame }, () => (random() - 0.5) * 6);
   const targets = Float32Array.from({ length: frames * targetFloatsPerFrame(model) }, () => random());
   const lambda = 0.01;
   const temperature = 0.4;
   const pixels = frames * width * height;
 
-  const loss = (ps: Float32Array[], ds: Float32Array) => {
-    const y = latentCumsumCpu(base, ds, perFrame);
+  const loss = (ps: Float32Array[], y: Float32Array) => {
     const yhat = y.map((v) => softRound(softRound(v, temperature), temperature));
     let distortion = 0;
     for (let j = 0; j < frames; j++) {
@@ -50,7 +49,7 @@ test('a training step computes the gradient of distortion + lambda * rate (finit
   const graph = new GroupGraph(ctx, model, frames, frames);
   graph.setParameters(params);
   graph.setContextFrame(base);
-  graph.setLatents(latentCumsumCpu(base, deltas, perFrame));
+  graph.setLatents(latents);
   graph.setTargets(targets);
   graph.setLambda(lambda);
   graph.resetOptimizer();
@@ -60,7 +59,7 @@ test('a training step computes the gradient of distortion + lambda * rate (finit
   ctx.write(graph.latentHyper, still);
   graph.setQuantize({ mode: 'soft', temperature, noise: 0, seed: 1 });
   graph.step(0, 'soft');
-  const { tensors, deltas: dDeltas } = await graph.readGradients();
+  const { tensors, latents: dLatents } = await graph.readGradients();
 
   const e = 1e-3;
   const numeric = (f: (d: number) => number) => (f(e) - f(-e)) / (2 * e);
@@ -70,13 +69,13 @@ test('a training step computes the gradient of distortion + lambda * rate (finit
   };
   plan.tensors.forEach((spec, i) => {
     for (const j of [0, Math.floor(spec.size / 2), spec.size - 1]) {
-      const value = numeric((d) => loss(params.map((p, k) => (k === i ? p.map((v, m) => (m === j ? v + d : v)) : p)), deltas));
+      const value = numeric((d) => loss(params.map((p, k) => (k === i ? p.map((v, m) => (m === j ? v + d : v)) : p)), latents));
       check(`${spec.name}[${j}]`, tensors[i][j], value);
     }
   });
   for (const j of [0, 3, perFrame - 1, perFrame + 2, 2 * perFrame - 1]) {
-    const value = numeric((d) => loss(params, deltas.map((v, m) => (m === j ? v + d : v))));
-    check(`latent change ${j}`, dDeltas[j], value);
+    const value = numeric((d) => loss(params, latents.map((v, m) => (m === j ? v + d : v))));
+    check(`latent ${j}`, dLatents[j], value);
   }
   t.true(ARM_HIDDEN_MAX > 0);
 });

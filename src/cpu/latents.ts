@@ -382,38 +382,3 @@ export function colourLossCpu(
   return { loss, grad };
 }
 
-// ------------------------------------------------------------------------------- change form
-
-/** Frame t's latents from changes: base + delta_0 + ... + delta_t (frames of `perFrame` values). */
-export function latentCumsumCpu(base: Float32Array, deltas: Float32Array, perFrame: number): Float32Array {
-  const out = new Float32Array(deltas.length);
-  for (let i = 0; i < perFrame; i++) {
-    let acc = base[i];
-    for (let t = 0; t * perFrame < deltas.length; t++) {
-      acc += deltas[t * perFrame + i];
-      out[t * perFrame + i] = acc;
-    }
-  }
-  return out;
-}
-
-/** Gradient of latentCumsumCpu with respect to the changes: suffix sums over frames. */
-export function latentCumsumBackwardCpu(grad: Float32Array, perFrame: number): Float32Array {
-  const out = new Float32Array(grad.length);
-  const frames = grad.length / perFrame;
-  for (let i = 0; i < perFrame; i++) {
-    let acc = 0;
-    for (let t = frames - 1; t >= 0; t--) {
-      acc += grad[t * perFrame + i];
-      out[t * perFrame + i] = acc;
-    }
-  }
-  return out;
-}
-
-/** The changes that give `latents` from `base` (inverse of latentCumsumCpu). */
-export function latentDeltasCpu(base: Float32Array, latents: Float32Array, perFrame: number): Float32Array {
-  const out = new Float32Array(latents.length);
-  for (let k = 0; k < latents.length; k++) out[k] = latents[k] - (k < perFrame ? base[k] : latents[k - perFrame]);
-  return out;
-}

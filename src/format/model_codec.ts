@@ -10,7 +10,7 @@ import { validateModel, type ContextTap, type ModelDescription, type SynthesisLa
 const KIND_LATENT_PYRAMID = 1;
 const COLOURS = ['yuv420', 'rgb'] as const;
 const OPS = ['dense', 'conv3'] as const;
-const ACTIVATIONS = ['none', 'relu'] as const;
+const ACTIVATIONS = ['none', 'relu', 'leaky'] as const;
 const SCHEDULES = ['checkerboard', 'raster'] as const;
 const SOURCES = ['current', 'previous', 'parent'] as const;
 const MAX_PROFILE_BYTES = 32;

@@ -4,11 +4,10 @@ import { activationForward, activationBackward } from '../gpu/kernels/activation
 import { conv3x3Forward, conv3x3BackwardInput, conv3x3BackwardParams } from '../gpu/kernels/conv3x3.ts';
 import { adamStep } from '../gpu/kernels/adam.ts';
 import {
-  armContext, colourLoss, latentCumsum, latentGradient, latentQuantize, latentRate, latentUpsample, latentUpsampleBackward,
+  armContext, colourLoss, latentGradient, latentQuantize, latentRate, latentUpsample, latentUpsampleBackward,
   levelsUniform, quantizeWords, slotWords, tapsUniform, targetFloatsPerFrame,
 } from '../gpu/kernels/latents.ts';
-import { latentDeltasCpu, type ContextSpec, type LatentGeometry, type QuantizeSettings } from '../cpu/latents.ts';
-import { NervError } from '../errors.ts';
+import type { ContextSpec, LatentGeometry, QuantizeSettings } from '../cpu/latents.ts';
 import { OUTPUT_CHANNELS, type ModelDescription } from './model.ts';
 import { contextSpec, modelGeometry, planModel, type ModelPlan } from './layers.ts';
 
@@ -59,7 +58,7 @@ export class SynthesisGraph {
       const shape = this.shape(i);
       const buffers = { x: input, w: weights[layer.weight], b: weights[layer.bias], y: this.pre[i] };
       programs.push(layer.op === 'conv3' ? conv3x3Forward(this.ctx, shape, buffers) : denseForward(this.ctx, shape, buffers));
-      if (layer.act === 'relu') programs.push(activationForward(this.ctx, { count: this.pixels * layer.outC, kind: 'relu' }, { x: this.pre[i], y: this.post[i] }));
+      if (layer.act !== 'none') programs.push(activationForward(this.ctx, { count: this.pixels * layer.outC, kind: layer.act }, { x: this.pre[i], y: this.post[i] }));
       input = this.post[i];
     });
     return programs;
@@ -70,8 +69,8 @@ export class SynthesisGraph {
     for (let i = this.plan.synthesis.length - 1; i >= 0; i--) {
       const layer = this.plan.synthesis[i];
       const shape = this.shape(i);
-      if (layer.act === 'relu') {
-        programs.push(activationBackward(this.ctx, { count: this.pixels * layer.outC, kind: 'relu' }, { x: this.pre[i], dy: this.dPost[i], dx: this.dPre[i] }));
+      if (layer.act !== 'none') {
+        programs.push(activationBackward(this.ctx, { count: this.pixels * layer.outC, kind: layer.act }, { x: this.pre[i], dy: this.dPost[i], dx: this.dPre[i] }));
       }
       const input = i === 0 ? this.features : this.post[i - 1];
       const dInput = i === 0 ? this.dFeatures! : this.dPost[i - 1];
@@ -161,11 +160,8 @@ interface Slot {
   first: number;
   count: number;
   uniform: GPUBuffer;
-  /** The slot's float latents, computed from the changes. */
+  /** The slot's float latents (what Adam optimises) and Adam's moments for them. */
   y: GPUBuffer;
-  /** What Adam optimises: per frame, the change of every latent from the frame before; and Adam's moments. */
-  deltas: GPUBuffer;
-  deltaGrad: GPUBuffer;
   m: GPUBuffer;
   v: GPUBuffer;
   target: GPUBuffer;
@@ -182,11 +178,12 @@ const STAT_BITS = 1;
 
 /**
  * Training graph of one group: latents for `groupFrames` frames (frame 0 of the yhat buffer holds
- * the previous group's last frame, the context of frame 1), trained by one static list of
- * dispatches per step. The latents are optimised in change form (each frame's latents are the
- * previous frame's plus a change, the group's first frame changing the previous group's last), so a
- * latent stays put unless moving it pays. Everything stays on the GPU; the CPU reads back
- * [distortion, bits] when it asks.
+ * the previous group's last frame, the context of frame 1), cut into slots of at most
+ * `slotFrames` frames, each trained by its own static list of dispatches; the network tensors are
+ * shared. Everything stays on the GPU; the CPU reads back [distortion, bits] when it asks.
+ *
+ * (Optimising each frame's latents as a change from the previous frame's was tried and dropped:
+ * Adam moves every change by about the learning rate, so late frames drifted t times as fast.)
  */
 export class GroupGraph {
   readonly geom: LatentGeometry;
@@ -209,13 +206,9 @@ export class GroupGraph {
   private readonly quantize: GPUBuffer;
   private readonly synthesis: SynthesisGraph;
   private readonly arm: ArmGraph;
-  /** The previous group's last frame (zeros for a key group): what the first frame's changes apply to. */
-  private readonly base: GPUBuffer;
-  private baseValues: Float32Array;
   private previousValid = false;
 
   constructor(readonly ctx: GpuContext, readonly model: ModelDescription, readonly groupFrames: number, readonly slotFrames: number) {
-    if (slotFrames !== groupFrames) throw new NervError('BAD_ARGUMENT', 'the latents\' change form trains a whole group per step: slotFrames must equal groupFrames');
     this.geom = modelGeometry(model);
     this.spec = contextSpec(model);
     this.plan = planModel(model);
@@ -235,8 +228,6 @@ export class GroupGraph {
     this.levels = levelsUniform(ctx, this.geom);
     this.taps = tapsUniform(ctx, this.spec);
     this.quantize = ctx.buffer(4, 'quantize settings');
-    this.base = ctx.buffer(perFrame, 'base frame');
-    this.baseValues = new Float32Array(perFrame);
     this.synthesis = new SynthesisGraph(ctx, model, this.plan, slotFrames, true);
     this.arm = new ArmGraph(ctx, this.plan, maxLatents);
     const targetFloats = targetFloatsPerFrame(model);
@@ -245,8 +236,7 @@ export class GroupGraph {
       this.slots.push({
         first, count,
         uniform: ctx.upload(slotWords({ first, count, previousValid: false })),
-        y: ctx.buffer(count * perFrame, 'latents'), deltas: ctx.buffer(count * perFrame, 'latent changes'),
-        deltaGrad: ctx.buffer(count * perFrame, 'latent change gradient'), m: ctx.buffer(count * perFrame), v: ctx.buffer(count * perFrame),
+        y: ctx.buffer(count * perFrame, 'latents'), m: ctx.buffer(count * perFrame), v: ctx.buffer(count * perFrame),
         target: ctx.buffer(count * targetFloats, 'targets'), rate: ctx.buffer(4, 'rate scale'), stats: ctx.buffer(2, 'stats'),
         programs: new Map(),
       });
@@ -256,22 +246,21 @@ export class GroupGraph {
   /** The previous group's last frame (integer symbols), or undefined for a key group (zeros, flagged as missing). */
   setContextFrame(symbols: Float32Array | undefined): void {
     this.previousValid = symbols !== undefined;
-    this.baseValues = symbols ? Float32Array.from(symbols) : new Float32Array(this.geom.perFrame);
-    this.ctx.write(this.yhat, this.baseValues);
-    this.ctx.write(this.base, this.baseValues);
+    this.ctx.write(this.yhat, symbols ?? new Float32Array(this.geom.perFrame));
     for (const slot of this.slots) this.ctx.write(slot.uniform, slotWords({ first: slot.first, count: slot.count, previousValid: this.previousValid }));
   }
 
-  /** Float latents of every frame of the group, frame-major ([groupFrames * perFrame]); set the context frame first. */
+  /** Float latents of every frame of the group, frame-major ([groupFrames * perFrame]). */
   setLatents(values: Float32Array): void {
-    const slot = this.slots[0];
-    this.ctx.write(slot.deltas, latentDeltasCpu(this.baseValues, values, this.geom.perFrame));
+    const perFrame = this.geom.perFrame;
+    for (const slot of this.slots) this.ctx.write(slot.y, values.subarray((slot.first - 1) * perFrame, (slot.first - 1 + slot.count) * perFrame));
   }
 
   async getLatents(): Promise<Float32Array> {
-    const slot = this.slots[0];
-    this.ctx.run([latentCumsum(this.ctx, this.geom, slot.count, 'forward', { base: this.base, values: slot.deltas, out: slot.y })]);
-    return (await this.ctx.read(slot.y, slot.count * this.geom.perFrame)).slice();
+    const perFrame = this.geom.perFrame;
+    const out = new Float32Array(this.groupFrames * perFrame);
+    for (const slot of this.slots) out.set(await this.ctx.read(slot.y, slot.count * perFrame), (slot.first - 1) * perFrame);
+    return out;
   }
 
   setParameters(values: Float32Array[]): void {
@@ -327,11 +316,11 @@ export class GroupGraph {
     return { distortion, bits };
   }
 
-  /** The gradients of the last step: per network tensor, and of the latents' changes (for tests and diagnostics). */
-  async readGradients(): Promise<{ tensors: Float32Array[]; deltas: Float32Array }> {
+  /** The gradients of the last step: per network tensor, and of the latents (for tests and diagnostics). */
+  async readGradients(): Promise<{ tensors: Float32Array[]; latents: Float32Array }> {
     const tensors = await Promise.all(this.grads.map((b, i) => this.ctx.read(b, this.plan.tensors[i].size).then((v) => v.slice())));
     const slot = this.slots[0];
-    return { tensors, deltas: (await this.ctx.read(slot.deltaGrad, slot.count * this.geom.perFrame)).slice() };
+    return { tensors, latents: (await this.ctx.read(this.latentGrad, slot.count * this.geom.perFrame)).slice() };
   }
 
   /** Copies of every trainable buffer, for keeping the best state seen. */
@@ -342,7 +331,7 @@ export class GroupGraph {
       encoder.copyBufferToBuffer(b, 0, c, 0, b.size);
       return c;
     };
-    const snapshot = { params: this.params.map(copy), latents: this.slots.map((s) => copy(s.deltas)) };
+    const snapshot = { params: this.params.map(copy), latents: this.slots.map((s) => copy(s.y)) };
     this.ctx.device.queue.submit([encoder.finish()]);
     return snapshot;
   }
@@ -350,7 +339,7 @@ export class GroupGraph {
   restore(snapshot: GpuSnapshot): void {
     const encoder = this.ctx.device.createCommandEncoder();
     snapshot.params.forEach((b, i) => encoder.copyBufferToBuffer(b, 0, this.params[i], 0, b.size));
-    snapshot.latents.forEach((b, i) => encoder.copyBufferToBuffer(b, 0, this.slots[i].deltas, 0, b.size));
+    snapshot.latents.forEach((b, i) => encoder.copyBufferToBuffer(b, 0, this.slots[i].y, 0, b.size));
     this.ctx.device.queue.submit([encoder.finish()]);
   }
 
@@ -370,7 +359,6 @@ export class GroupGraph {
     const synthesis = slot.count === this.slotFrames ? this.synthesis : new SynthesisGraph(ctx, model, this.plan, frames, true);
     const arm = slot.count === this.slotFrames ? this.arm : new ArmGraph(ctx, this.plan, frames * geom.perFrame);
     const programs: GpuProgram[] = [
-      latentCumsum(ctx, geom, frames, 'forward', { base: this.base, values: slot.deltas, out: slot.y }),
       latentQuantize(ctx, geom, frames, { y: slot.y, settings: this.quantize, slot: slot.uniform, yhat: this.yhat, slope: this.slope }),
       latentUpsample(ctx, geom, frames, { latents: this.yhat, levels: this.levels, slot: slot.uniform, features: synthesis.features }),
       ...synthesis.forward(this.params),
@@ -393,8 +381,7 @@ export class GroupGraph {
           dDistortion: this.dDistortion, dRate: this.dRate, dctxA: arm.dctxA, dctxB: arm.dctxB, slope: this.slope,
           levels: this.levels, taps: this.taps, slot: slot.uniform, grad: this.latentGrad,
         }),
-        latentCumsum(ctx, geom, frames, 'backward', { base: this.base, values: this.latentGrad, out: slot.deltaGrad }),
-        adamStep(ctx, { count: frames * geom.perFrame }, { param: slot.deltas, grad: slot.deltaGrad, m: slot.m, v: slot.v, hyper: this.latentHyper }),
+        adamStep(ctx, { count: frames * geom.perFrame }, { param: slot.y, grad: this.latentGrad, m: slot.m, v: slot.v, hyper: this.latentHyper }),
       );
     }
     return programs;

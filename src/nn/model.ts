@@ -13,7 +13,7 @@ import { BadArgumentError, NervFormatError } from '../errors.ts';
  * derived from this description (docs/model.md specifies it op by op).
  */
 export type ColourFormat = 'yuv420' | 'rgb';
-export type LayerActivation = 'relu' | 'none';
+export type LayerActivation = 'relu' | 'leaky' | 'none';
 
 /** One layer of the synthesis network: a per-pixel (1x1) layer or a 3x3 convolution with zero padding. */
 export interface SynthesisLayer {
@@ -332,7 +332,7 @@ export function validateModel(value: unknown, frame: { width: number; height: nu
   const synthesis = (m.synthesis as unknown[]).map((raw, i): SynthesisLayer => {
     const layer = (raw ?? {}) as Record<string, unknown>;
     if (layer.op !== 'dense' && layer.op !== 'conv3') fail(`synthesis layer ${i}: unknown op ${JSON.stringify(layer.op)}`);
-    if (layer.act !== 'relu' && layer.act !== 'none') fail(`synthesis layer ${i}: unknown activation ${JSON.stringify(layer.act)}`);
+    if (layer.act !== 'relu' && layer.act !== 'leaky' && layer.act !== 'none') fail(`synthesis layer ${i}: unknown activation ${JSON.stringify(layer.act)}`);
     return { op: layer.op as SynthesisLayer['op'], out: int(layer.out, 1, 64, `synthesis layer ${i} width`), act: layer.act as LayerActivation };
   });
   if (synthesis.at(-1)!.out !== OUTPUT_CHANNELS) fail(`the last synthesis layer must have ${OUTPUT_CHANNELS} outputs`);

@@ -18,7 +18,7 @@ export function synthesizeCpu(model: ModelDescription, params: Float32Array[], l
     x = layer.op === 'conv3'
       ? conv3x3ForwardCpu(shape, x, params[layer.weight], params[layer.bias])
       : denseForwardCpu(x, params[layer.weight], params[layer.bias], shape);
-    if (layer.act === 'relu') x = activationForwardCpu(x, { count: x.length, kind: 'relu' }, ARM_HIDDEN_MAX);
+    if (layer.act !== 'none') x = activationForwardCpu(x, { count: x.length, kind: layer.act }, ARM_HIDDEN_MAX);
   }
   if (x.length !== w * h * OUTPUT_CHANNELS) throw new Error('synthesis output has the wrong size');
   return x;

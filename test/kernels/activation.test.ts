@@ -8,6 +8,7 @@ import { ARM_HIDDEN_MAX } from '../../src/nn/model.ts';
 
 const KINDS: ActivationShape[] = [
   { count: 0, kind: 'relu' },
+  { count: 0, kind: 'leaky' },
   { count: 0, kind: 'cappedRelu' },
 ];
 // 1 element, a partial last vec4, and more than one workgroup.

@@ -1,7 +1,7 @@
 import { divUp, type GpuContext, type GpuProgram } from '../context.ts';
 import { NervError } from '../../errors.ts';
 import { requireBufferFloats, requirePositiveIntegers } from './shape-checks.ts';
-import { activationCeiling, type ActivationShape } from '../../cpu/activation.ts';
+import { activationCeiling, activationSlope, type ActivationShape } from '../../cpu/activation.ts';
 import { ARM_HIDDEN_MAX } from '../../nn/model.ts';
 
 export type { ActivationShape, ActivationKind } from '../../cpu/activation.ts';
@@ -34,13 +34,13 @@ export function requireVec4Buffer(kernel: string, name: string, buffer: GPUBuffe
 function constants(ctx: GpuContext, kernel: string, shape: ActivationShape) {
   if (!shape) throw new NervError('BAD_ARGUMENT', `${kernel}: missing shape`);
   requirePositiveIntegers(kernel, { count: shape.count });
-  if (shape.kind !== 'relu' && shape.kind !== 'cappedRelu') throw new NervError('BAD_ARGUMENT', `${kernel}: unknown activation ${String(shape.kind)}`);
+  if (shape.kind !== 'relu' && shape.kind !== 'leaky' && shape.kind !== 'cappedRelu') throw new NervError('BAD_ARGUMENT', `${kernel}: unknown activation ${String(shape.kind)}`);
   const grid = vec4Grid(ctx, shape.count);
   const ceiling = activationCeiling(shape.kind, ARM_HIDDEN_MAX);
   return {
     grid,
     // WGSL override values must be finite: a ceiling beyond any f32 activation stands for none.
-    constants: { CEILING: Number.isFinite(ceiling) ? ceiling : 3.0e38, VEC_COUNT: grid.vecCount, TAIL: grid.tail, GRID_X: grid.gridX },
+    constants: { CEILING: Number.isFinite(ceiling) ? ceiling : 3.0e38, SLOPE: activationSlope(shape.kind), VEC_COUNT: grid.vecCount, TAIL: grid.tail, GRID_X: grid.gridX },
   };
 }
 

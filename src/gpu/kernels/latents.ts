@@ -230,25 +230,3 @@ export function reduceSum(ctx: GpuContext, partial: GPUBuffer, count: number, ou
   return ctx.dispatch(pipeline, [partial, out], [1]);
 }
 
-/**
- * Change form of a group's latents: out = base + prefix sums of `values` over frames (forward), or
- * suffix sums of `values` (backward: the gradient of the changes). CPU twins: latentCumsumCpu and
- * latentCumsumBackwardCpu.
- */
-export function latentCumsum(
-  ctx: GpuContext,
-  geom: LatentGeometry,
-  frames: number,
-  direction: 'forward' | 'backward',
-  buffers: { base: GPUBuffer; values: GPUBuffer; out: GPUBuffer },
-): GpuProgram {
-  const kernel = 'latentCumsum';
-  const n = latentCount(kernel, geom, frames);
-  requireBufferFloats(kernel, 'base', buffers.base, geom.perFrame);
-  requireBufferFloats(kernel, 'values', buffers.values, n);
-  requireBufferFloats(kernel, 'out', buffers.out, n);
-  if (buffers.values === buffers.out) throw new NervError('BAD_ARGUMENT', `${kernel}: values and out must be different buffers`);
-  const grid = invocationGrid(ctx, geom.perFrame);
-  const pipeline = ctx.pipeline('latent_cumsum', {}, 'main', { PER_FRAME: geom.perFrame, FRAMES: frames, SUFFIX: direction === 'backward' ? 1 : 0, GRID_X: grid.gridX });
-  return ctx.dispatch(pipeline, [buffers.base, buffers.values, buffers.out], grid.workgroups);
-}
