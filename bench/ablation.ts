@@ -1,55 +1,159 @@
-// Architecture ablation: trains the first group of a real clip with each model profile for the same
-// wall-clock budget and reports PSNR, steps/s, parameters and MACs/pixel (docs/architecture.md: choose
-// the architecture by measurement). Prints a table and writes bench/results/ablation.json.
-//   npx tsx bench/ablation.ts [--input CLIP] [--size WxH] [--frames 8] [--seconds 120]
-// Without --input it uses the built-in sample (128x80); the README's figures are from OpenCV's vtest.avi
-// at --size 160x96.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// Ablation of the model's design choices at (about) equal encode time: each variant encodes the same
+// clip through the real encoder (real file bytes, decoded PSNR), with its step count set so that its
+// training takes the same time as the default's. Variants: the rate term off, no context model (one
+// Laplace for every latent, given only the anchor/first-frame flags), no temporal context, a
+// sequential (raster) context instead of the checkerboard, RGB instead of Y'CbCr 4:2:0, and shallower
+// pyramids. Prints a table, writes bench/results/ablation[-TAG].json; finished variants are cached
+// under bench/out/ablation/ so an interrupted run resumes.
+//   npx tsx bench/ablation.ts [CLIP] [--size WxH] [--frames 16] [--steps 400] [--lambda 0.002] [--only a,b] [--tag T]
+// Without CLIP it uses the built-in sample (examples/sample).
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GpuContext } from '../src/gpu/context.ts';
 import { requestGpuDevice } from '../src/gpu/device.ts';
-import { PROFILES, describeModel, initialParameters, macsPerPixel, parameterCount } from '../src/nn/model.ts';
-import { GroupTrainer, DEFAULT_LEARNING_RATES, type StepReport } from '../src/train/trainer.ts';
+import { PROFILES, DEFAULT_PROFILE, describeModel, initialParameters, latentsPerFrame, macsPerPixel, type ContextTap, type Profile } from '../src/nn/model.ts';
+import { GroupGraph } from '../src/nn/graph_gpu.ts';
+import { DEFAULT_SCHEDULE, trainGroup } from '../src/train/trainer.ts';
+import { encodeFrames, type EncodeOptions } from '../src/encode/encode.ts';
+import { frameTargets } from '../src/encode/targets.ts';
+import { describeNerv } from '../src/format/nerv.ts';
 import { openInputOrSample } from '../src/cli/sample.ts';
 import { frameSize } from '../src/cli/main.ts';
+import type { RgbFrame } from '../src/video/frame.ts';
 
-const { values: args } = parseArgs({
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
-    input: { type: 'string' },
     size: { type: 'string' },
-    frames: { type: 'string', default: '8' },
-    seconds: { type: 'string', default: '120' },
+    frames: { type: 'string', default: '16' },
+    steps: { type: 'string', default: '400' },
+    lambda: { type: 'string', default: '0.002' },
+    only: { type: 'string' },
+    tag: { type: 'string' },
   },
 });
-const scale = args.size ? frameSize(args.size) : undefined;
-const budget = Number(args.seconds);
-const source = await openInputOrSample(args.input, { maxFrames: Number(args.frames), scale });
-const { width, height } = source.info;
-const frames: Float32Array[] = [];
-for await (const frame of source.frames()) frames.push(frame.data);
+
+const base = PROFILES[DEFAULT_PROFILE];
+const raster: ContextTap[] = [
+  { from: 'current', dy: -1, dx: -1 }, { from: 'current', dy: -1, dx: 0 }, { from: 'current', dy: -1, dx: 1 }, { from: 'current', dy: 0, dx: -1 },
+  ...base.arm.taps.filter((t) => t.from !== 'current'),
+];
+interface Variant {
+  name: string;
+  what: string;
+  profile?: Partial<Profile>;
+  options?: Partial<EncodeOptions>;
+  rgb?: boolean;
+}
+const VARIANTS: Variant[] = [
+  { name: 'default', what: `profile ${DEFAULT_PROFILE}` },
+  { name: 'no-rate', what: 'rate term off (lambda 1e-9): the context model is not trained', options: { lambda: 1e-9 } },
+  { name: 'no-context', what: 'no taps: one Laplace for every latent', profile: { arm: { ...base.arm, taps: [] } } },
+  { name: 'no-temporal', what: 'no previous-frame taps', profile: { arm: { ...base.arm, taps: base.arm.taps.filter((t) => t.from !== 'previous') } } },
+  { name: 'raster', what: 'sequential context (causal raster taps) instead of the checkerboard', profile: { arm: { ...base.arm, taps: raster, schedule: 'raster' } } },
+  { name: 'rgb', what: 'codes RGB instead of Y\'CbCr 4:2:0', rgb: true },
+  { name: 'levels5', what: '5 latent levels (stride 1 to 16)', profile: { levels: 5 } },
+  { name: 'stride2', what: '6 levels from stride 2 (no full-resolution level)', profile: { levels: 6, firstStride: 2 } },
+];
+
+const only = args.only?.split(',');
+const variants = VARIANTS.filter((v) => !only || only.includes(v.name));
+const source = await openInputOrSample(positionals[0], { maxFrames: Number(args.frames), scale: args.size ? frameSize(args.size) : undefined });
+const frames: RgbFrame[] = [];
+for await (const frame of source.frames()) frames.push(frame);
 await source.close();
+const { width, height } = frames[0];
+const keySteps = Number(args.steps);
+const lambda = Number(args.lambda);
+
+// Cache key: the clip, the settings and the sources that decide the result.
+const sourceHash = createHash('sha256');
+for (const dir of ['src', 'shaders']) {
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+  for (const file of walk(join(ROOT, dir)).sort()) sourceHash.update(readFileSync(file));
+}
+const clipHash = createHash('sha256');
+for (const f of frames) clipHash.update(new Uint8Array(f.data.buffer));
+const codeDigest = sourceHash.digest('hex');
+const clipDigest = clipHash.digest('hex');
+const cacheDir = join(ROOT, 'bench', 'out', 'ablation');
+mkdirSync(cacheDir, { recursive: true });
 
 const ctx = new GpuContext(await requestGpuDevice());
-const rows = [];
-for (const name of Object.keys(PROFILES)) {
-  const model = describeModel(width, height, frames.length, name);
-  const trainer = new GroupTrainer(ctx, model, 2);
-  // Compile every pipeline before the clock starts: compile time is a one-off, not a training cost.
-  await trainer.train(frames, initialParameters(model, 1), { steps: 2, lr: DEFAULT_LEARNING_RATES, warmup: 0, quantAwareFraction: 0, logEvery: 1, seed: 1 }, undefined);
-  // Steps that fit the budget, measured from a short timed run, then the real schedule.
-  const probeStart = performance.now();
-  await trainer.train(frames, initialParameters(model, 1), { steps: 20, lr: DEFAULT_LEARNING_RATES, warmup: 0, quantAwareFraction: 0, logEvery: 20, seed: 1 }, undefined);
-  const stepsPerSecond = 20 / ((performance.now() - probeStart) / 1000);
-  const steps = Math.max(50, Math.round(stepsPerSecond * budget));
+
+/** Seconds per training step of a variant's key group (after compiling its pipelines). */
+async function secondsPerStep(variant: Variant, input: RgbFrame[]): Promise<number> {
+  const name = register(variant);
+  const model = describeModel(width, height, Math.min(8, input.length), { profile: name, colour: variant.rgb ? 'rgb' : 'yuv420' });
+  const group = input.slice(0, model.groupSize);
+  const graph = new GroupGraph(ctx, model, group.length, group.length);
+  graph.setParameters(initialParameters(model, 1));
+  graph.setContextFrame(undefined);
+  graph.setLatents(new Float32Array(group.length * latentsPerFrame(model)));
+  graph.setTargets(frameTargets(model, group));
+  const schedule = { ...DEFAULT_SCHEDULE, steps: 3, lambda, seed: 1, evalEvery: 3 };
+  await trainGroup(graph, schedule);
   const started = performance.now();
-  const { reports } = await trainer.train(frames, initialParameters(model, 1), { steps, lr: DEFAULT_LEARNING_RATES, warmup: 0.05, quantAwareFraction: 0, logEvery: 50, seed: 1 }, undefined);
-  const seconds = (performance.now() - started) / 1000;
-  const final = (reports.at(-1) as StepReport).psnr;
-  rows.push({ profile: name, parameters: parameterCount(model), macsPerPixel: macsPerPixel(model), steps, seconds, stepsPerSecond: steps / seconds, psnr: final, curve: reports.map((r) => [r.step, r.psnr]) });
-  console.log(`${name.padEnd(10)} ${String(parameterCount(model)).padStart(7)} params ${String(macsPerPixel(model)).padStart(5)} MACs/px ${String(steps).padStart(5)} steps in ${seconds.toFixed(0)} s (${(steps / seconds).toFixed(2)} steps/s): ${final.toFixed(2)} dB`);
+  await trainGroup(graph, { ...schedule, steps: 20, evalEvery: 20 });
+  return (performance.now() - started) / 1000 / 20;
 }
-const out = join(import.meta.dirname, 'results');
-mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'ablation.json'), JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0].model, input: args.input ?? 'built-in sample', width, height, frames: frames.length, budgetSeconds: budget, rows }, null, 2));
+
+function register(variant: Variant): string {
+  const name = `ablation-${variant.name}`;
+  PROFILES[name] = { ...base, ...variant.profile, name };
+  return name;
+}
+
+const rows = [];
+let reference: number | undefined;
+for (const variant of variants) {
+  const input = variant.rgb ? frames.map((f) => ({ width: f.width, height: f.height, data: f.data })) : frames;
+  const key = createHash('sha256').update(JSON.stringify({ variant, keySteps, lambda, width, height, n: frames.length })).update(codeDigest).update(clipDigest).digest('hex').slice(0, 16);
+  const cached = join(cacheDir, `${variant.name}-${key}.json`);
+  if (existsSync(cached)) {
+    const row = JSON.parse(readFileSync(cached, 'utf8'));
+    rows.push(row);
+    reference ??= row.secondsPerStep;
+    console.log(`${variant.name}: cached (${cached})`);
+    continue;
+  }
+  const perStep = await secondsPerStep(variant, input);
+  reference ??= perStep;
+  // Equal training time: a variant whose step costs more gets fewer steps.
+  const steps = Math.max(20, Math.round((keySteps * reference) / perStep));
+  const name = register(variant);
+  const started = performance.now();
+  const result = await encodeFrames(ctx, input, {
+    profile: name, lambda, steps, laterSteps: Math.max(10, Math.round(steps * 0.375)), ...variant.options,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const parts = describeNerv(result.bytes);
+  const networks = Object.values(parts.tensors).reduce((a, b) => a + b, 0);
+  const row = {
+    variant: variant.name, what: variant.what, steps, secondsPerStep: perStep, seconds,
+    bytes: result.bytes.length, bpp: result.bpp, psnrYuv: result.psnrYuv?.weighted ?? null, psnrRgb: result.psnrRgb,
+    latentBytes: parts.latents, networkBytes: networks, headerBytes: parts.header + parts.index + parts.chunkOverhead,
+    macsPerPixel: macsPerPixel(result.model),
+  };
+  writeFileSync(cached, JSON.stringify(row, null, 2));
+  rows.push(row);
+  console.log(`${variant.name}: ${row.bytes} bytes (${row.bpp.toFixed(4)} bpp: latents ${row.latentBytes}, networks ${row.networkBytes}, header ${row.headerBytes}), ` +
+    `YUV ${row.psnrYuv?.toFixed(2) ?? '-'} dB, RGB ${row.psnrRgb.toFixed(2)} dB, ${steps} steps in ${seconds.toFixed(0)} s`);
+}
+
+const fmt = (v: number | null, d: number) => (v === null ? '-' : v.toFixed(d));
+console.log(`\n${frames.length} frames ${width}x${height}, lambda ${lambda}, ${keySteps} key-group steps for the default (others: the same training time)`);
+console.log('variant        bytes   bpp      latents  networks header  YUV dB  RGB dB  steps  MACs/px');
+for (const r of rows) {
+  console.log(`${r.variant.padEnd(12)} ${String(r.bytes).padStart(7)} ${fmt(r.bpp, 4).padStart(7)} ${String(r.latentBytes).padStart(8)} ${String(r.networkBytes).padStart(8)} ${String(r.headerBytes).padStart(6)} ${fmt(r.psnrYuv, 2).padStart(7)} ${fmt(r.psnrRgb, 2).padStart(7)} ${String(r.steps).padStart(6)} ${String(r.macsPerPixel).padStart(8)}`);
+}
+const results = join(ROOT, 'bench', 'results');
+mkdirSync(results, { recursive: true });
+const file = join(results, `ablation${args.tag ? `-${args.tag}` : ''}.json`);
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0].model, input: positionals[0] ?? 'built-in sample', width, height, frames: frames.length, lambda, keySteps, rows }, null, 2));
+console.log(`wrote ${file}`);

@@ -341,7 +341,7 @@ export function validateModel(value: unknown, frame: { width: number; height: nu
   const hidden = (arm.hidden as unknown[]).map((w, i) => int(w, 1, 32, `context model hidden layer ${i} width`));
   if (arm.schedule !== 'checkerboard' && arm.schedule !== 'raster') fail(`unknown context schedule ${JSON.stringify(arm.schedule)}`);
   const schedule = arm.schedule as ContextSchedule;
-  if (!Array.isArray(arm.taps) || arm.taps.length < 1 || arm.taps.length > 32) fail('context taps');
+  if (!Array.isArray(arm.taps) || arm.taps.length > 32) fail('context taps');
   const taps = (arm.taps as unknown[]).map((raw, i): ContextTap => {
     const tap = (raw ?? {}) as Record<string, unknown>;
     if (tap.from !== 'current' && tap.from !== 'previous' && tap.from !== 'parent') fail(`context tap ${i}: unknown source ${JSON.stringify(tap.from)}`);
