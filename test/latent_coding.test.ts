@@ -101,10 +101,15 @@ test('every latent probability table sums to 2^15 and can code every magnitude',
 });
 
 test('mean and log-scale map onto the table buckets as specified', (t) => {
-  t.deepEqual(tableOf(0, 0), { center: 0, s: 40, o: 4 });
-  t.deepEqual(tableOf(256 * 3 + 100, -5 * 256), { center: 3, s: 0, o: 7 });
-  t.deepEqual(tableOf(-256 * 2 - 129, 5 * 256 + 1000), { center: -3, s: L.scales - 1, o: 7 });
-  t.deepEqual(tableOf(2047 * 256 * 4, 0).center, 2047, 'means clamp to the latent range');
+  const at = (mu: number, logScale: number) => {
+    const out = new Int32Array(3);
+    tableOf(mu, logScale, out);
+    return { center: out[0], s: Math.floor(out[1] / L.offsets), o: out[1] % L.offsets };
+  };
+  t.deepEqual(at(0, 0), { center: 0, s: 40, o: 4 });
+  t.deepEqual(at(256 * 3 + 100, -5 * 256), { center: 3, s: 0, o: 7 });
+  t.deepEqual(at(-256 * 2 - 129, 5 * 256 + 1000), { center: -3, s: L.scales - 1, o: 7 });
+  t.is(at(2047 * 256 * 4, 0).center, 2047, 'means clamp to the latent range');
 });
 
 test('the fixed-point context model follows the float model with the same weights', (t) => {

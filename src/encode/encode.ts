@@ -13,6 +13,7 @@ import { framePsnr, meanPsnr, meanYuvPsnr, psnrYuvPlanes, type YuvPsnr } from '.
 import { yuvToRgb } from '../video/color.ts';
 import type { RgbFrame } from '../video/frame.ts';
 import { frameTargets } from './targets.ts';
+import { pyramidLatents } from './init.ts';
 import { ENCODE_DEFAULTS, PRESETS, type Preset } from './settings.ts';
 import { groupShare, nextLambda, targetMet, type GroupTarget, type RatePoint } from './rate.ts';
 
@@ -322,7 +323,8 @@ async function encodeGroup(
   graph.setContextFrame(context ? Float32Array.from(context) : undefined);
   graph.setParameters(key ? initialParameters(model, settings.seed) : dequantizeTensors(state.tensors!));
   // A predicted group starts where the previous one ended: its last frame's latents in every frame.
-  const init = new Float32Array(frames.length * perFrame);
+  const experimentGain = Number(globalThis.process?.env?.NERVKIT_PYRAMID_INIT ?? 0);
+  const init = context || !experimentGain ? new Float32Array(frames.length * perFrame) : pyramidLatents(model, targets, frames.length, experimentGain);
   if (context) for (let j = 0; j < frames.length; j++) init.set(context, j * perFrame);
   graph.setLatents(init);
 

@@ -95,12 +95,20 @@ export class ArmFixedPoint {
   /** (mu, log-scale) with 8 fractional bits into out[0], out[1]; the log-scale shift included. */
   forward(context: Int32Array, out: Int32Array): void {
     let x: Int32Array = context;
-    for (let k = 0; k < this.layers.length; k++) {
-      const { inC, outC, w, b, hidden, first } = this.layers[k];
+    const layers = this.layers;
+    for (let k = 0; k < layers.length; k++) {
+      const { inC, outC, w, b, hidden, first } = layers[k];
       const y = this.buffers[k];
+      y.set(b);
+      // Input by input: most contexts and many activations are 0, and a 0 adds nothing.
+      for (let i = 0; i < inC; i++) {
+        const v = x[i];
+        if (v === 0) continue;
+        const row = i * outC;
+        for (let o = 0; o < outC; o++) y[o] = (y[o] + Math.imul(v, w[row + o])) | 0;
+      }
       for (let o = 0; o < outC; o++) {
-        let acc = b[o];
-        for (let i = 0; i < inC; i++) acc = (acc + Math.imul(x[i], w[i * outC + o])) | 0;
+        let acc = y[o];
         if (!first) acc = ((acc + (ONE >> 1)) | 0) >> F;
         if (hidden) acc = acc < 0 ? 0 : acc > HIDDEN_CEILING ? HIDDEN_CEILING : acc;
         y[o] = acc;
@@ -109,9 +117,12 @@ export class ArmFixedPoint {
     }
     let mu = x[0];
     let logScale = x[1];
+    const linear = this.linear;
     for (let i = 0; i < this.inputs; i++) {
-      mu = (mu + Math.imul(context[i], this.linear[2 * i])) | 0;
-      logScale = (logScale + Math.imul(context[i], this.linear[2 * i + 1])) | 0;
+      const v = context[i];
+      if (v === 0) continue;
+      mu = (mu + Math.imul(v, linear[2 * i])) | 0;
+      logScale = (logScale + Math.imul(v, linear[2 * i + 1])) | 0;
     }
     out[0] = mu;
     out[1] = (logScale + ARM_LOG_SCALE_SHIFT * ONE) | 0;
@@ -152,16 +163,27 @@ export function latentTable(s: number, o: number): LatentTable {
   return table;
 }
 
-/** Table indices and rounded centre for a fixed-point (mu, log-scale). */
-export function tableOf(mu: number, logScale: number): { center: number; s: number; o: number } {
-  const limit = LATENT_MAX << F;
-  const m = mu < -limit ? -limit : mu > limit ? limit : mu;
+const MU_LIMIT = LATENT_MAX << F;
+const OFFSET_BITS = F - Math.log2(L.offsets);
+const SCALE_BITS = F - Math.log2(L.scalesPerUnit);
+const LOG_SCALE_ORIGIN = L.logScaleMin * ONE;
+
+/**
+ * Rounded centre and table of a fixed-point (mu, log-scale), into out: [centre, table key, 0] with
+ * key = scale bucket * offsets + offset bucket (see latentTable).
+ */
+export function tableOf(mu: number, logScale: number, out: Int32Array): void {
+  const m = mu < -MU_LIMIT ? -MU_LIMIT : mu > MU_LIMIT ? MU_LIMIT : mu;
   const center = (m + (ONE >> 1)) >> F;
-  const offsetBits = F - Math.log2(L.offsets);
-  const o = (m - center * ONE + (ONE >> 1)) >> offsetBits;
-  const scaleBits = F - Math.log2(L.scalesPerUnit);
-  const raw = (logScale - L.logScaleMin * ONE) >> scaleBits;
-  return { center, s: raw < 0 ? 0 : raw >= L.scales ? L.scales - 1 : raw, o };
+  const o = (m - center * ONE + (ONE >> 1)) >> OFFSET_BITS;
+  const raw = (logScale - LOG_SCALE_ORIGIN) >> SCALE_BITS;
+  const s = raw < 0 ? 0 : raw >= L.scales ? L.scales - 1 : raw;
+  out[0] = center;
+  out[1] = s * L.offsets + o;
+}
+
+function latentTableByKey(key: number): LatentTable {
+  return tables[key] ?? latentTable((key / L.offsets) | 0, key % L.offsets);
 }
 
 function putResidual(writer: RansWriter, table: LatentTable, r: number): void {
@@ -215,68 +237,74 @@ function readResidual(reader: RansReader, table: LatentTable): number {
 
 // ---------------------------------------------------------------------------------- context
 
-interface TapPlan {
-  source: 0 | 1 | 2;
-  dy: number;
-  dx: number;
-}
-
 /**
- * Walks the latents of one frame in decoding order (coarsest level first; within a level the
- * checkerboard's anchors, then the rest; or raster order) and fills each latent's integer context.
+ * The decoding order of one frame's latents (coarsest level first; within a level the
+ * checkerboard's anchors, then the rest; or raster order) with, for every latent in that order,
+ * where each of its taps reads: an index into the current or previous frame, or -1 for 0. Built
+ * once per model, so coding a latent is a few array reads, the fixed-point network and one rANS
+ * step.
  */
-class ContextWalker {
+class ContextPlan {
   readonly geom: LatentGeometry;
-  readonly taps: TapPlan[];
-  readonly checkerboard: boolean;
-  readonly context: Int32Array;
+  readonly taps: number;
+  /** Latent index (within its frame) of the k-th latent in decoding order. */
+  readonly order: Int32Array;
+  /** [k * taps + t]: where tap t of the k-th latent reads (index into `fromPrevious` ? previous : current), -1: reads 0. */
+  readonly source: Int32Array;
+  readonly fromPrevious: Uint8Array;
+  readonly anchor: Uint8Array;
 
   constructor(model: ModelDescription) {
     this.geom = modelGeometry(model);
     const spec = contextSpec(model);
-    this.checkerboard = spec.schedule === 'checkerboard';
-    this.taps = spec.taps.map((t) => ({ source: t.from === 'current' ? 0 : t.from === 'previous' ? 1 : 2, dy: t.dy, dx: t.dx }));
-    this.context = new Int32Array(this.taps.length + ARM_FLAG_INPUTS);
-  }
-
-  /** Calls visit(index within the frame) for every latent of a frame, in decoding order. */
-  forEach(current: Int32Array, previous: Int32Array | undefined, visit: (index: number) => void): void {
-    const { levels } = this.geom;
-    const ctx = this.context;
-    const nTaps = this.taps.length;
+    const checkerboard = spec.schedule === 'checkerboard';
+    const { levels, perFrame } = this.geom;
+    this.taps = spec.taps.length;
+    this.order = new Int32Array(perFrame);
+    this.source = new Int32Array(perFrame * this.taps);
+    this.anchor = new Uint8Array(perFrame);
+    this.fromPrevious = Uint8Array.from(spec.taps, (t) => (t.from === 'previous' ? 1 : 0));
+    let k = 0;
     for (let l = levels.length - 1; l >= 0; l--) {
       const level = levels[l];
       const parent = l + 1 < levels.length ? levels[l + 1] : undefined;
-      const passes = this.checkerboard ? 2 : 1;
+      const passes = checkerboard ? 2 : 1;
       for (let pass = 0; pass < passes; pass++) {
         for (let y = 0; y < level.height; y++) {
-          for (let x = this.checkerboard ? (y + pass) & 1 : 0; x < level.width; x += passes) {
-            const anchor = isAnchor(this.checkerboard ? 'checkerboard' : 'raster', y, x);
-            for (let k = 0; k < nTaps; k++) {
-              const tap = this.taps[k];
-              let value = 0;
-              if (tap.source === 0) {
-                const ty = y + tap.dy;
-                const tx = x + tap.dx;
-                if (!anchor && ty >= 0 && tx >= 0 && ty < level.height && tx < level.width) value = current[level.offset + ty * level.width + tx];
-              } else if (tap.source === 1) {
-                const ty = y + tap.dy;
-                const tx = x + tap.dx;
-                if (previous && ty >= 0 && tx >= 0 && ty < level.height && tx < level.width) value = previous[level.offset + ty * level.width + tx];
-              } else if (parent) {
+          for (let x = checkerboard ? (y + pass) & 1 : 0; x < level.width; x += passes, k++) {
+            const anchor = isAnchor(spec.schedule, y, x);
+            this.order[k] = level.offset + y * level.width + x;
+            this.anchor[k] = anchor ? 1 : 0;
+            spec.taps.forEach((tap, t) => {
+              let at = -1;
+              if (tap.from === 'parent') {
                 const ty = (y >> 1) + tap.dy;
                 const tx = (x >> 1) + tap.dx;
-                if (ty >= 0 && tx >= 0 && ty < parent.height && tx < parent.width) value = current[parent.offset + ty * parent.width + tx];
+                if (parent && ty >= 0 && tx >= 0 && ty < parent.height && tx < parent.width) at = parent.offset + ty * parent.width + tx;
+              } else {
+                const ty = y + tap.dy;
+                const tx = x + tap.dx;
+                const visible = tap.from === 'previous' || !anchor;
+                if (visible && ty >= 0 && tx >= 0 && ty < level.height && tx < level.width) at = level.offset + ty * level.width + tx;
               }
-              ctx[k] = value;
-            }
-            ctx[nTaps] = anchor ? 1 : 0;
-            ctx[nTaps + 1] = previous ? 0 : 1;
-            visit(level.offset + y * level.width + x);
+              this.source[k * this.taps + t] = at;
+            });
           }
         }
       }
     }
+  }
+
+  /** Fills `context` for the k-th latent in decoding order. */
+  fill(context: Int32Array, k: number, current: Int32Array, previous: Int32Array | undefined): void {
+    const taps = this.taps;
+    const base = k * taps;
+    for (let t = 0; t < taps; t++) {
+      const at = this.source[base + t];
+      context[t] = at < 0 ? 0 : this.fromPrevious[t] ? (previous ? previous[at] : 0) : current[at];
+    }
+    context[taps] = this.anchor[k];
+    context[taps + 1] = previous ? 0 : 1;
   }
 }
 
@@ -292,29 +320,44 @@ export interface LatentCoder {
   bitsByLevel(frames: Int32Array[], previous: Int32Array | undefined): number[];
 }
 
+const plans = new WeakMap<ModelDescription, ContextPlan>();
+
 export function latentCoder(model: ModelDescription, arm: (QuantizedArmTensor | undefined)[]): LatentCoder {
-  const plan = planModel(model);
-  const fixed = new ArmFixedPoint(plan, arm);
-  const walker = new ContextWalker(model);
-  const perFrame = walker.geom.perFrame;
+  const fixed = new ArmFixedPoint(planModel(model), arm);
+  let plan = plans.get(model);
+  if (!plan) {
+    plan = new ContextPlan(model);
+    plans.set(model, plan);
+  }
+  const contextPlan = plan;
+  const { perFrame, levels } = contextPlan.geom;
+  const context = new Int32Array(contextPlan.taps + ARM_FLAG_INPUTS);
   const out = new Int32Array(2);
-  const distribution = () => {
-    fixed.forward(walker.context, out);
-    return tableOf(out[0], out[1]);
+  const table = new Int32Array(3);
+  /** The table of the k-th latent: table[0] = centre, table[1] = table key. */
+  const distribution = (k: number, current: Int32Array, previous: Int32Array | undefined): LatentTable => {
+    contextPlan.fill(context, k, current, previous);
+    fixed.forward(context, out);
+    tableOf(out[0], out[1], table);
+    return latentTableByKey(table[1]);
   };
-  const encodeInto = (writer: RansWriter, frames: Int32Array[], previous: Int32Array | undefined) => {
+  const walk = (frames: Int32Array[], previous: Int32Array | undefined, code: (k: number, frame: Int32Array, t: LatentTable, center: number) => void) => {
     let prev = previous;
     for (const frame of frames) {
       if (frame.length !== perFrame) throw new Error(`a frame has ${frame.length} latents, expected ${perFrame}`);
-      walker.forEach(frame, prev, (i) => {
-        const { center, s, o } = distribution();
-        const v = frame[i];
-        if (v > LATENT_MAX || v < -LATENT_MAX) throw new Error(`latent ${v} outside +-${LATENT_MAX}`);
-        putResidual(writer, latentTable(s, o), v - center);
-      });
+      for (let k = 0; k < perFrame; k++) {
+        const t = distribution(k, frame, prev);
+        code(k, frame, t, table[0]);
+      }
       prev = frame;
     }
   };
+  const encodeInto = (writer: RansWriter, frames: Int32Array[], previous: Int32Array | undefined) =>
+    walk(frames, previous, (k, frame, t, center) => {
+      const v = frame[contextPlan.order[k]];
+      if (v > LATENT_MAX || v < -LATENT_MAX) throw new Error(`latent ${v} outside +-${LATENT_MAX}`);
+      putResidual(writer, t, v - center);
+    });
   return {
     encode(frames, previous) {
       const writer = new RansWriter();
@@ -327,34 +370,30 @@ export function latentCoder(model: ModelDescription, arm: (QuantizedArmTensor | 
       return writer.bits;
     },
     bitsByLevel(frames, previous) {
-      const { levels } = walker.geom;
       const byLevel = new Array<number>(levels.length).fill(0);
-      let prev = previous;
-      for (const frame of frames) {
-        walker.forEach(frame, prev, (i) => {
-          const writer = new RansWriter();
-          const { center, s, o } = distribution();
-          putResidual(writer, latentTable(s, o), frame[i] - center);
-          let level = levels.length - 1;
-          while (levels[level].offset > i) level--;
-          byLevel[level] += writer.bits;
-        });
-        prev = frame;
-      }
+      walk(frames, previous, (k, frame, t, center) => {
+        const writer = new RansWriter();
+        const i = contextPlan.order[k];
+        putResidual(writer, t, frame[i] - center);
+        let level = levels.length - 1;
+        while (levels[level].offset > i) level--;
+        byLevel[level] += writer.bits;
+      });
       return byLevel;
     },
     decode(bytes, frameCount, previous) {
       const reader = new RansReader(bytes);
       const frames: Int32Array[] = [];
       let prev = previous;
+      const order = contextPlan.order;
       for (let f = 0; f < frameCount; f++) {
         const frame = new Int32Array(perFrame);
-        walker.forEach(frame, prev, (i) => {
-          const { center, s, o } = distribution();
-          const v = center + readResidual(reader, latentTable(s, o));
+        for (let k = 0; k < perFrame; k++) {
+          const t = distribution(k, frame, prev);
+          const v = table[0] + readResidual(reader, t);
           if (v > LATENT_MAX || v < -LATENT_MAX) throw new NervFormatError('entropy', `decoded latent ${v} outside +-${LATENT_MAX}`);
-          frame[i] = v;
-        });
+          frame[order[k]] = v;
+        }
         frames.push(frame);
         prev = frame;
       }
