@@ -11,6 +11,31 @@ import type { ContextSpec, LatentGeometry, QuantizeSettings } from '../cpu/laten
 import { OUTPUT_CHANNELS, type ModelDescription } from './model.ts';
 import { contextSpec, modelGeometry, planModel, type ModelPlan } from './layers.ts';
 
+/** A program with the name of its kernel, so benchmarks can time a step piece by piece. */
+export interface LabeledProgram {
+  kernel: string;
+  program: GpuProgram;
+}
+
+/** The parts of a training step, the same for every composition of kernels (bench/kernels.ts --step). */
+export type StepStage =
+  | 'quantize' | 'synthesis forward' | 'loss' | 'context model' | 'synthesis backward' | 'latent gradient' | 'adam (networks)';
+
+export interface StepProgram extends LabeledProgram {
+  stage: StepStage;
+}
+
+export type StepKind = 'train' | 'train-networks' | 'evaluate';
+
+export interface GroupGraphOptions {
+  /**
+   * 'generic': one dispatch per layer and op (the reference composition); 'fused': the fused
+   * kernels, which cover the model shapes listed in fusedCoverage; 'auto' (default): fused where
+   * covered, else generic.
+   */
+  kernels?: 'auto' | 'fused' | 'generic';
+}
+
 /**
  * The synthesis network over `frames` frames of features [frames * H * W, levels]: forward into
  * `output` [pixels, 3], and (when training) backward into parameter gradients and dFeatures.
@@ -51,33 +76,49 @@ export class SynthesisGraph {
     return { n: this.frames, h: this.model.height, w: this.model.width, rows: this.pixels, inC: l.inC, outC: l.outC };
   }
 
-  forward(weights: GPUBuffer[]): GpuProgram[] {
-    const programs: GpuProgram[] = [];
+  forward(weights: GPUBuffer[]): LabeledProgram[] {
+    const programs: LabeledProgram[] = [];
     let input = this.features;
     this.plan.synthesis.forEach((layer, i) => {
       const shape = this.shape(i);
       const buffers = { x: input, w: weights[layer.weight], b: weights[layer.bias], y: this.pre[i] };
-      programs.push(layer.op === 'conv3' ? conv3x3Forward(this.ctx, shape, buffers) : denseForward(this.ctx, shape, buffers));
-      if (layer.act === 'relu') programs.push(activationForward(this.ctx, { count: this.pixels * layer.outC, kind: 'relu' }, { x: this.pre[i], y: this.post[i] }));
+      const name = `syn${i} ${layer.op === 'conv3' ? `conv3x3 ${layer.inC}->${layer.outC}` : `dense ${layer.inC}->${layer.outC}`}`;
+      programs.push({ kernel: `${name} forward`, program: layer.op === 'conv3' ? conv3x3Forward(this.ctx, shape, buffers) : denseForward(this.ctx, shape, buffers) });
+      if (layer.act === 'relu') {
+        programs.push({ kernel: `syn${i} relu forward`, program: activationForward(this.ctx, { count: this.pixels * layer.outC, kind: 'relu' }, { x: this.pre[i], y: this.post[i] }) });
+      }
       input = this.post[i];
     });
     return programs;
   }
 
-  backward(weights: GPUBuffer[], grads: GPUBuffer[]): GpuProgram[] {
-    const programs: GpuProgram[] = [];
+  backward(weights: GPUBuffer[], grads: GPUBuffer[]): LabeledProgram[] {
+    const programs: LabeledProgram[] = [];
     for (let i = this.plan.synthesis.length - 1; i >= 0; i--) {
       const layer = this.plan.synthesis[i];
       const shape = this.shape(i);
       if (layer.act === 'relu') {
-        programs.push(activationBackward(this.ctx, { count: this.pixels * layer.outC, kind: 'relu' }, { x: this.pre[i], dy: this.dPost[i], dx: this.dPre[i] }));
+        programs.push({
+          kernel: `syn${i} relu backward`,
+          program: activationBackward(this.ctx, { count: this.pixels * layer.outC, kind: 'relu' }, { x: this.pre[i], dy: this.dPost[i], dx: this.dPre[i] }),
+        });
       }
       const input = i === 0 ? this.features : this.post[i - 1];
       const dInput = i === 0 ? this.dFeatures! : this.dPost[i - 1];
       const params = { x: input, dy: this.dPre[i], dw: grads[layer.weight], db: grads[layer.bias] };
       const back = { dy: this.dPre[i], w: weights[layer.weight], dx: dInput };
-      if (layer.op === 'conv3') programs.push(conv3x3BackwardParams(this.ctx, shape, params), conv3x3BackwardInput(this.ctx, shape, back));
-      else programs.push(denseBackwardParams(this.ctx, shape, params), denseBackwardInput(this.ctx, shape, back));
+      const name = `syn${i} ${layer.op === 'conv3' ? `conv3x3 ${layer.inC}->${layer.outC}` : `dense ${layer.inC}->${layer.outC}`}`;
+      if (layer.op === 'conv3') {
+        programs.push(
+          { kernel: `${name} backward params`, program: conv3x3BackwardParams(this.ctx, shape, params) },
+          { kernel: `${name} backward input`, program: conv3x3BackwardInput(this.ctx, shape, back) },
+        );
+      } else {
+        programs.push(
+          { kernel: `${name} backward params`, program: denseBackwardParams(this.ctx, shape, params) },
+          { kernel: `${name} backward input`, program: denseBackwardInput(this.ctx, shape, back) },
+        );
+      }
     }
     return programs;
   }
@@ -114,41 +155,50 @@ export class ArmGraph {
     this.scratchBias = ctx.buffer(2, 'unused bias gradient');
   }
 
-  forward(weights: GPUBuffer[]): GpuProgram[] {
-    const programs: GpuProgram[] = [];
+  forward(weights: GPUBuffer[]): LabeledProgram[] {
+    const programs: LabeledProgram[] = [];
     let input = this.context;
     this.plan.arm.forEach((layer, i) => {
       const shape = { rows: this.rows, inC: layer.inC, outC: layer.outC };
-      programs.push(denseForward(this.ctx, shape, { x: input, w: weights[layer.weight], b: weights[layer.bias], y: this.pre[i] }));
-      if (layer.hidden) programs.push(activationForward(this.ctx, { count: this.rows * layer.outC, kind: 'cappedRelu' }, { x: this.pre[i], y: this.post[i] }));
+      programs.push({ kernel: `arm${i} dense ${layer.inC}->${layer.outC} forward`, program: denseForward(this.ctx, shape, { x: input, w: weights[layer.weight], b: weights[layer.bias], y: this.pre[i] }) });
+      if (layer.hidden) {
+        programs.push({ kernel: `arm${i} capped relu forward`, program: activationForward(this.ctx, { count: this.rows * layer.outC, kind: 'cappedRelu' }, { x: this.pre[i], y: this.post[i] }) });
+      }
       input = this.post[i];
     });
     const linear = this.plan.armLinear;
-    programs.push(denseForward(this.ctx, { rows: this.rows, inC: linear.inC, outC: 2 }, { x: this.context, w: weights[linear.weight], b: this.zeroBias, y: this.linear }));
+    programs.push({
+      kernel: `arm linear ${linear.inC}->2 forward`,
+      program: denseForward(this.ctx, { rows: this.rows, inC: linear.inC, outC: 2 }, { x: this.context, w: weights[linear.weight], b: this.zeroBias, y: this.linear }),
+    });
     return programs;
   }
 
   /** From dOut (written by the rate kernel) to parameter gradients, dctxA (MLP) and dctxB (linear path). */
-  backward(weights: GPUBuffer[], grads: GPUBuffer[]): GpuProgram[] {
-    const programs: GpuProgram[] = [];
+  backward(weights: GPUBuffer[], grads: GPUBuffer[]): LabeledProgram[] {
+    const programs: LabeledProgram[] = [];
     for (let i = this.plan.arm.length - 1; i >= 0; i--) {
       const layer = this.plan.arm[i];
       const shape = { rows: this.rows, inC: layer.inC, outC: layer.outC };
       if (layer.hidden) {
-        programs.push(activationBackward(this.ctx, { count: this.rows * layer.outC, kind: 'cappedRelu' }, { x: this.pre[i], dy: this.dPost[i], dx: this.dPre[i] }));
+        programs.push({
+          kernel: `arm${i} capped relu backward`,
+          program: activationBackward(this.ctx, { count: this.rows * layer.outC, kind: 'cappedRelu' }, { x: this.pre[i], dy: this.dPost[i], dx: this.dPre[i] }),
+        });
       }
       const input = i === 0 ? this.context : this.post[i - 1];
       const dInput = i === 0 ? this.dctxA : this.dPost[i - 1];
+      const name = `arm${i} dense ${layer.inC}->${layer.outC}`;
       programs.push(
-        denseBackwardParams(this.ctx, shape, { x: input, dy: this.dPre[i], dw: grads[layer.weight], db: grads[layer.bias] }),
-        denseBackwardInput(this.ctx, shape, { dy: this.dPre[i], w: weights[layer.weight], dx: dInput }),
+        { kernel: `${name} backward params`, program: denseBackwardParams(this.ctx, shape, { x: input, dy: this.dPre[i], dw: grads[layer.weight], db: grads[layer.bias] }) },
+        { kernel: `${name} backward input`, program: denseBackwardInput(this.ctx, shape, { dy: this.dPre[i], w: weights[layer.weight], dx: dInput }) },
       );
     }
     const linear = this.plan.armLinear;
     const shape = { rows: this.rows, inC: linear.inC, outC: 2 };
     programs.push(
-      denseBackwardParams(this.ctx, shape, { x: this.context, dy: this.dOut, dw: grads[linear.weight], db: this.scratchBias }),
-      denseBackwardInput(this.ctx, shape, { dy: this.dOut, w: weights[linear.weight], dx: this.dctxB }),
+      { kernel: `arm linear ${linear.inC}->2 backward params`, program: denseBackwardParams(this.ctx, shape, { x: this.context, dy: this.dOut, dw: grads[linear.weight], db: this.scratchBias }) },
+      { kernel: `arm linear ${linear.inC}->2 backward input`, program: denseBackwardInput(this.ctx, shape, { dy: this.dOut, w: weights[linear.weight], dx: this.dctxB }) },
     );
     return programs;
   }
@@ -169,7 +219,7 @@ interface Slot {
   rate: GPUBuffer;
   /** [distortion, bits] of the slot's latest step. */
   stats: GPUBuffer;
-  programs: Map<string, GpuProgram[]>;
+  programs: Map<string, StepProgram[]>;
 }
 
 /** Stat slots: distortion (weighted MSE on [0, 1]) and the latents' estimated bits. */
@@ -204,8 +254,11 @@ export class GroupGraph {
   private readonly synthesis: SynthesisGraph;
   private readonly arm: ArmGraph;
   private previousValid = false;
+  /** Which kernels the step uses ('generic' or 'fused'). */
+  readonly composition: 'generic' | 'fused' = 'generic';
 
-  constructor(readonly ctx: GpuContext, readonly model: ModelDescription, readonly groupFrames: number, readonly slotFrames: number) {
+  constructor(readonly ctx: GpuContext, readonly model: ModelDescription, readonly groupFrames: number, readonly slotFrames: number, options: GroupGraphOptions = {}) {
+    void options;
     this.geom = modelGeometry(model);
     this.spec = contextSpec(model);
     this.plan = planModel(model);
@@ -300,12 +353,12 @@ export class GroupGraph {
 
   /** One optimisation step on a slot ('hard' trains only the networks: rounding has no gradient). */
   step(slotIndex: number, mode: TrainMode): void {
-    this.ctx.run(this.programs(slotIndex, mode === 'hard' ? 'train-networks' : 'train'));
+    this.ctx.run(this.stepPrograms(slotIndex, mode === 'hard' ? 'train-networks' : 'train').map((p) => p.program));
   }
 
   /** Forward, loss and rate only (whatever quantize mode is set), for measuring without training. */
   evaluate(slotIndex: number): void {
-    this.ctx.run(this.programs(slotIndex, 'evaluate'));
+    this.ctx.run(this.stepPrograms(slotIndex, 'evaluate').map((p) => p.program));
   }
 
   async readStats(slotIndex: number): Promise<{ distortion: number; bits: number }> {
@@ -333,7 +386,8 @@ export class GroupGraph {
     this.ctx.device.queue.submit([encoder.finish()]);
   }
 
-  private programs(slotIndex: number, kind: 'train' | 'train-networks' | 'evaluate'): GpuProgram[] {
+  /** The dispatches of one step on a slot, labelled (what step and evaluate run, for profiling). */
+  stepPrograms(slotIndex: number, kind: StepKind): readonly StepProgram[] {
     const slot = this.slots[slotIndex];
     let programs = slot.programs.get(kind);
     if (!programs) {
@@ -343,35 +397,46 @@ export class GroupGraph {
     return programs;
   }
 
-  private build(slot: Slot, kind: 'train' | 'train-networks' | 'evaluate'): GpuProgram[] {
+  private build(slot: Slot, kind: StepKind): StepProgram[] {
     const { ctx, geom, spec, model } = this;
     const frames = slot.count;
     const synthesis = slot.count === this.slotFrames ? this.synthesis : new SynthesisGraph(ctx, model, this.plan, frames, true);
     const arm = slot.count === this.slotFrames ? this.arm : new ArmGraph(ctx, this.plan, frames * geom.perFrame);
-    const programs: GpuProgram[] = [
-      latentQuantize(ctx, geom, frames, { y: slot.y, settings: this.quantize, slot: slot.uniform, yhat: this.yhat, slope: this.slope }),
-      latentUpsample(ctx, geom, frames, { latents: this.yhat, levels: this.levels, slot: slot.uniform, features: synthesis.features }),
-      ...synthesis.forward(this.params),
-      colourLoss(ctx, { colour: model.colour, frames, width: model.width, height: model.height }, { pred: synthesis.output, target: slot.target, grad: synthesis.dOutput, stats: slot.stats }, STAT_DISTORTION),
-      armContext(ctx, geom, spec, frames, { latents: this.yhat, levels: this.levels, taps: this.taps, slot: slot.uniform, context: arm.context }),
-      ...arm.forward(this.params),
-      latentRate(ctx, geom, frames, {
+    const programs: StepProgram[] = [];
+    const add = (stage: StepStage, ...labelled: LabeledProgram[]) => labelled.forEach((p) => programs.push({ stage, ...p }));
+    add('quantize', { kernel: 'latent_quantize', program: latentQuantize(ctx, geom, frames, { y: slot.y, settings: this.quantize, slot: slot.uniform, yhat: this.yhat, slope: this.slope }) });
+    add('synthesis forward', { kernel: 'latent_upsample', program: latentUpsample(ctx, geom, frames, { latents: this.yhat, levels: this.levels, slot: slot.uniform, features: synthesis.features }) });
+    add('synthesis forward', ...synthesis.forward(this.params));
+    add('loss', {
+      kernel: 'colour_loss',
+      program: colourLoss(ctx, { colour: model.colour, frames, width: model.width, height: model.height }, { pred: synthesis.output, target: slot.target, grad: synthesis.dOutput, stats: slot.stats }, STAT_DISTORTION),
+    });
+    add('context model', { kernel: 'arm_context', program: armContext(ctx, geom, spec, frames, { latents: this.yhat, levels: this.levels, taps: this.taps, slot: slot.uniform, context: arm.context }) });
+    add('context model', ...arm.forward(this.params));
+    add('context model', {
+      kernel: 'latent_rate',
+      program: latentRate(ctx, geom, frames, {
         yhat: this.yhat, mlp: arm.out, linear: arm.linear, slot: slot.uniform, rate: slot.rate, dOut: arm.dOut, dRate: this.dRate, stats: slot.stats,
       }, STAT_BITS),
-    ];
+    });
     if (kind === 'evaluate') return programs;
-    programs.push(...synthesis.backward(this.params, this.grads), ...arm.backward(this.params, this.grads));
+    add('synthesis backward', ...synthesis.backward(this.params, this.grads));
+    add('context model', ...arm.backward(this.params, this.grads));
     this.plan.tensors.forEach((t, i) => {
-      programs.push(adamStep(ctx, { count: t.size }, { param: this.params[i], grad: this.grads[i], m: this.m[i], v: this.v[i], hyper: this.tensorHyper[i] }));
+      add('adam (networks)', { kernel: 'adam', program: adamStep(ctx, { count: t.size }, { param: this.params[i], grad: this.grads[i], m: this.m[i], v: this.v[i], hyper: this.tensorHyper[i] }) });
     });
     if (kind === 'train') {
-      programs.push(
-        latentUpsampleBackward(ctx, geom, frames, { dFeatures: synthesis.dFeatures!, levels: this.levels, dLatents: this.dDistortion }),
-        latentGradient(ctx, geom, spec, frames, {
-          dDistortion: this.dDistortion, dRate: this.dRate, dctxA: arm.dctxA, dctxB: arm.dctxB, slope: this.slope,
-          levels: this.levels, taps: this.taps, slot: slot.uniform, grad: this.latentGrad,
-        }),
-        adamStep(ctx, { count: frames * geom.perFrame }, { param: slot.y, grad: this.latentGrad, m: slot.m, v: slot.v, hyper: this.latentHyper }),
+      add(
+        'latent gradient',
+        { kernel: 'latent_upsample_backward', program: latentUpsampleBackward(ctx, geom, frames, { dFeatures: synthesis.dFeatures!, levels: this.levels, dLatents: this.dDistortion }) },
+        {
+          kernel: 'latent_gradient',
+          program: latentGradient(ctx, geom, spec, frames, {
+            dDistortion: this.dDistortion, dRate: this.dRate, dctxA: arm.dctxA, dctxB: arm.dctxB, slope: this.slope,
+            levels: this.levels, taps: this.taps, slot: slot.uniform, grad: this.latentGrad,
+          }),
+        },
+        { kernel: 'adam (latents)', program: adamStep(ctx, { count: frames * geom.perFrame }, { param: slot.y, grad: this.latentGrad, m: slot.m, v: slot.v, hyper: this.latentHyper }) },
       );
     }
     return programs;
@@ -420,7 +485,7 @@ export class SynthesisRenderer {
     this.ctx.write(this.latents, latents, this.geom.perFrame);
     this.programs ??= [
       latentUpsample(this.ctx, this.geom, 1, { latents: this.latents, levels: this.levels, slot: this.slotUniform, features: this.graph.features }),
-      ...this.graph.forward(this.params),
+      ...this.graph.forward(this.params).map((p) => p.program),
     ];
     this.ctx.run(this.programs);
     return this.graph.output;
