@@ -93,6 +93,7 @@ async function timestampMs(ctx: GpuContext, programs: GpuProgram[], runs: number
   const samples: number[][] = programs.map(() => []);
   for (let r = 0; r < runs; r++) {
     const encoder = device.createCommandEncoder();
+    for (const program of programs) program.prepare?.(encoder);
     programs.forEach((program, i) => {
       const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
       program.record(pass);

@@ -1,0 +1,119 @@
+// The context model's whole step, fused: each invocation walks CHUNK consecutive latents of the slot
+// and for each gathers its context (taps unrolled by src/gpu/kernels/arm_step.ts), runs the MLP and
+// the linear path (weights read from the packed parameters in uniform memory), prices the latent
+// under the predicted Laplace like latent_rate.wgsl and, when training, runs the backward pass: a row
+// of dctx (gradient of the rate with respect to each tap's value, then to the latent itself) and the
+// ARM's parameter gradients summed over the chunk into one partial record (adam_packed adds the
+// records in chunk order, so results are deterministic). Replaces arm_context, the dense and
+// activation dispatches of the ARM, latent_rate and their backward passes.
+struct Level { stride: u32, width: u32, height: u32, offset: u32 }
+struct Slot { first: u32, count: u32, previousValid: u32, unused: u32 }
+struct Rate { scale: f32, unused0: f32, unused1: f32, unused2: f32 }
+
+@group(0) @binding(0) var<storage, read> yhat: array<f32>;
+@group(0) @binding(1) var<uniform> params: array<vec4f, {{PARAM_VEC4S}}>;
+@group(0) @binding(2) var<uniform> levels: array<Level, 12>;
+@group(0) @binding(3) var<uniform> slot: Slot;
+@group(0) @binding(4) var<storage, read_write> bitsPartial: array<f32>;
+{{TRAIN_BINDINGS}}
+
+override PER_FRAME: u32;
+override LEVELS: u32;
+override FRAMES: u32;
+override CHUNK: u32;
+override CHUNKS: u32;
+override GRID_X: u32;
+override LOG_SCALE_SHIFT: f32;
+override LOG_SCALE_MIN: f32;
+override LOG_SCALE_MAX: f32;
+
+const FLOOR: f32 = 1.52587890625e-05; // 2^-16
+const LN2: f32 = 0.6931471805599453;
+
+/** (bits, d bits / d latent, d bits / d log-scale, 0) of latent x under Laplace(mu, exp(rawLog)): latent_rate.wgsl's rule. */
+fn laplaceRate(x: f32, mu: f32, rawLog: f32) -> vec3f {
+  let inside = (rawLog > LOG_SCALE_MIN) & (rawLog < LOG_SCALE_MAX);
+  let b = exp(clamp(rawLog, LOG_SCALE_MIN, LOG_SCALE_MAX));
+  let r = x - mu;
+  let a = abs(r);
+  var p: f32;
+  var dPdr: f32;
+  var dPdb: f32;
+  if (a >= 0.5) {
+    let decay = exp(-1.0 / b);
+    p = 0.5 * exp(-(a - 0.5) / b) * (1.0 - decay);
+    dPdr = -sign(r) / b * p;
+    dPdb = ((a - 0.5) / (b * b) - decay / (b * b * (1.0 - decay))) * p;
+  } else {
+    let upper = 0.5 * exp(-(0.5 - r) / b);
+    let lower = 0.5 * exp(-(0.5 + r) / b);
+    p = 1.0 - upper - lower;
+    dPdr = (lower - upper) / b;
+    dPdb = -(upper * (0.5 - r) + lower * (0.5 + r)) / (b * b);
+  }
+  var out = vec3f(16.0, 0.0, 0.0);
+  if (p > FLOOR) {
+    let dBits = -1.0 / (p * LN2);
+    out = vec3f(-log2(p), dBits * dPdr, select(0.0, dBits * dPdb * b, inside));
+  }
+  return out;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let chunk = gid.y * GRID_X + gid.x;
+  if (chunk >= CHUNKS) { return; }
+  let begin = chunk * CHUNK;
+  let end = min(begin + CHUNK, FRAMES * PER_FRAME);
+  // Position of the chunk's first latent; later ones step along rows, levels and frames.
+  var j = begin / PER_FRAME;
+  let r = begin % PER_FRAME;
+  var l = 0u;
+  for (var k = 1u; k < LEVELS; k++) {
+    if (levels[k].offset <= r) { l = k; }
+  }
+  var info = levels[l];
+  var x = (r - info.offset) % info.width;
+  var y = (r - info.offset) / info.width;
+  var bits = 0.0;
+{{ACCUMULATORS}}
+  for (var i = begin; i < end; i++) {
+    let frame = slot.first + j;
+    let hasParent = l + 1u < LEVELS;
+    let parentInfo = levels[min(l + 1u, LEVELS - 1u)];
+    let cur = frame * PER_FRAME + info.offset;
+    let prev = (frame - 1u) * PER_FRAME + info.offset;
+    let par = frame * PER_FRAME + parentInfo.offset;
+    let ix = i32(x);
+    let iy = i32(y);
+    let w = i32(info.width);
+    let h = i32(info.height);
+    let pw = i32(parentInfo.width);
+    let ph = i32(parentInfo.height);
+    let px = ix >> 1u;
+    let py = iy >> 1u;
+    let anchor = {{ANCHOR}};
+    let noPrevious = (frame == 1u) & (slot.previousValid == 0u);
+{{GATHER}}
+{{FORWARD}}
+    let rated = laplaceRate(yhat[cur + y * info.width + x], mu, rawLog);
+    bits += rated.x;
+{{BACKWARD}}
+    x++;
+    if (x == info.width) {
+      x = 0u;
+      y++;
+      if (y == info.height) {
+        y = 0u;
+        l++;
+        if (l == LEVELS) {
+          l = 0u;
+          j++;
+        }
+        info = levels[l];
+      }
+    }
+  }
+  bitsPartial[chunk] = bits;
+{{STORE}}
+}

@@ -1,0 +1,76 @@
+// CPU twins of the fused training kernels (src/gpu/kernels/arm_step.ts, synthesis_fused.ts,
+// latent_step.ts, adam_packed.ts), composed from the reference ops so each fused kernel is checked
+// against the same arithmetic as the generic composition it replaces.
+import { NervError } from '../errors.ts';
+import { denseBackwardCpu, denseForwardCpu } from './dense.ts';
+import { activationBackwardCpu, activationForwardCpu } from './activation.ts';
+import {
+  armContextBackwardCpu, armContextCpu, latentRateCpu, type ContextSpec, type LatentGeometry,
+} from './latents.ts';
+import { ARM_HIDDEN_MAX } from '../nn/model.ts';
+import type { ModelPlan } from '../nn/layers.ts';
+
+export interface ArmStepResult {
+  bits: number;
+  /** Gradient of lambda/pixels * bits with respect to each context value, [latents, taps + 2] (the flags' columns too). */
+  dctx: Float32Array;
+  /** ... and to each latent's own value (its rate). */
+  dRate: Float32Array;
+  /** Gradients of the ARM tensors, by tensor index (others absent). */
+  grads: Map<number, Float32Array>;
+}
+
+/**
+ * What arm_step computes for frames [first, first + count) of `latents` (whole frames, frame
+ * first - 1 the previous one): context rows, the MLP and linear path, the rate scaled by `scale`,
+ * and the backward pass to the context values and the ARM's parameters.
+ */
+export function armStepCpu(
+  plan: ModelPlan, params: Float32Array[], geom: LatentGeometry, spec: ContextSpec,
+  latents: Float32Array, first: number, count: number, previousValid: boolean, scale: number,
+): ArmStepResult {
+  const D = plan.armInputs;
+  const rows = count * geom.perFrame;
+  const context = armContextCpu(geom, spec, latents, first, count, previousValid);
+  const pre: Float32Array[] = [];
+  const inputs: Float32Array[] = [context];
+  let x = context;
+  for (const layer of plan.arm) {
+    const z = denseForwardCpu(x, params[layer.weight], params[layer.bias], { rows, inC: layer.inC, outC: layer.outC });
+    pre.push(z);
+    x = layer.hidden ? activationForwardCpu(z, { count: z.length, kind: 'cappedRelu' }, ARM_HIDDEN_MAX) : z;
+    inputs.push(x);
+  }
+  const linearShape = { rows, inC: D, outC: 2 };
+  const linear = denseForwardCpu(context, params[plan.armLinear.weight], new Float32Array(2), linearShape);
+  const yhat = latents.subarray(first * geom.perFrame, (first + count) * geom.perFrame);
+  const rate = latentRateCpu(yhat, x, linear, scale);
+  const grads = new Map<number, Float32Array>();
+  const linearBack = denseBackwardCpu(context, params[plan.armLinear.weight], rate.dOut, linearShape);
+  grads.set(plan.armLinear.weight, linearBack.dw);
+  let d = rate.dOut;
+  let dctx = new Float32Array(0);
+  for (let h = plan.arm.length - 1; h >= 0; h--) {
+    const layer = plan.arm[h];
+    const back = denseBackwardCpu(inputs[h], params[layer.weight], d, { rows, inC: layer.inC, outC: layer.outC });
+    grads.set(layer.weight, back.dw);
+    grads.set(layer.bias, back.db);
+    if (h > 0) d = activationBackwardCpu(pre[h - 1], back.dx, { count: back.dx.length, kind: 'cappedRelu' }, ARM_HIDDEN_MAX);
+    else dctx = back.dx.map((v, i) => v + linearBack.dx[i]);
+  }
+  return { bits: rate.bits, dctx, dRate: rate.dyhat, grads };
+}
+
+/** The latents' gradient from arm_step's outputs alone (no distortion): what the context sends back plus each latent's own rate. */
+export function armLatentGradientCpu(geom: LatentGeometry, spec: ContextSpec, result: ArmStepResult, first: number, count: number, previousValid: boolean): Float32Array {
+  const fromContext = armContextBackwardCpu(geom, spec, result.dctx, first, count, previousValid);
+  return fromContext.map((v, i) => v + result.dRate[i]);
+}
+
+/** Sums gradient records [chunks, vec4s * 4] in chunk order (what adam_packed does before its update). */
+export function sumRecordsCpu(partial: Float32Array, base: number, chunks: number, floats: number): Float32Array {
+  if (partial.length < base + chunks * floats) throw new NervError('BAD_ARGUMENT', 'sumRecords: partial buffer too short');
+  const out = new Float32Array(floats);
+  for (let c = 0; c < chunks; c++) for (let e = 0; e < floats; e++) out[e] += partial[base + c * floats + e];
+  return out;
+}
