@@ -4,8 +4,9 @@
 import { NervError } from '../errors.ts';
 import { denseBackwardCpu, denseForwardCpu } from './dense.ts';
 import { activationBackwardCpu, activationForwardCpu } from './activation.ts';
+import { adamStepCpu } from './adam.ts';
 import {
-  armContextBackwardCpu, armContextCpu, latentRateCpu, type ContextSpec, type LatentGeometry,
+  armContextBackwardCpu, armContextCpu, latentRateCpu, upsampleLatentsBackwardCpu, type ContextSpec, type LatentGeometry,
 } from './latents.ts';
 import { ARM_HIDDEN_MAX } from '../nn/model.ts';
 import type { ModelPlan } from '../nn/layers.ts';
@@ -72,5 +73,36 @@ export function sumRecordsCpu(partial: Float32Array, base: number, chunks: numbe
   if (partial.length < base + chunks * floats) throw new NervError('BAD_ARGUMENT', 'sumRecords: partial buffer too short');
   const out = new Float32Array(floats);
   for (let c = 0; c < chunks; c++) for (let e = 0; e < floats; e++) out[e] += partial[base + c * floats + e];
+  return out;
+}
+
+/**
+ * What latent_step computes: the latents' gradient, (upsampling backward of dFeatures [frames, H, W,
+ * L] + the context's gradient + the own rate) * slope, then Adam on y, m, v in place. Returns the gradient.
+ */
+export function latentStepCpu(
+  geom: LatentGeometry, spec: ContextSpec, frames: number,
+  inputs: { dFeatures: Float32Array; dctx: Float32Array; dRate: Float32Array; slope: Float32Array },
+  state: { y: Float32Array; m: Float32Array; v: Float32Array; hyper: Float32Array },
+): Float32Array {
+  const distortion = upsampleLatentsBackwardCpu(geom, inputs.dFeatures, frames);
+  // The slot starts at frame 1 of a buffer whose frame 0 is outside it (its previous frame).
+  const context = armContextBackwardCpu(geom, spec, inputs.dctx, 1, frames, true);
+  const grad = distortion.map((d, i) => (d + inputs.dRate[i] + context[i]) * inputs.slope[i]);
+  adamStepCpu(state.y, grad, state.m, state.v, state.hyper);
+  return grad;
+}
+
+/** dFeatures [frames, H, W, L] in latent_step's per-level plane layout, rows padded to vec4s with `pad`. */
+export function featurePlanes(geom: LatentGeometry, frames: number, dFeatures: Float32Array, pad = 0): Float32Array {
+  const { width: W, height: H } = geom;
+  const L = geom.levels.length;
+  const rowFloats = Math.ceil(W / 4) * 4;
+  const out = new Float32Array(L * frames * H * rowFloats).fill(pad);
+  for (let l = 0; l < L; l++) {
+    for (let r = 0; r < frames * H; r++) {
+      for (let x = 0; x < W; x++) out[(l * frames * H + r) * rowFloats + x] = dFeatures[(r * W + x) * L + l];
+    }
+  }
   return out;
 }

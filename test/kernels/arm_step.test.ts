@@ -120,13 +120,13 @@ test('the ARM step twin: parameter and latent gradients match finite differences
   const latents = randomArray(3 * geom.perFrame, 19, 3);
   // Broad Laplaces (log-scale ~1): with narrow ones the rate has kinks steep enough (|x - mu| = 1/2,
   // slope ~1/b) that some of the many latents always sits within a finite-difference step of one.
-  const params = parameters(model, 23).map((p) => p.map((v) => v / 4));
+  const params: Float32Array[] = parameters(model, 23).map((p) => p.map((v) => v / 4));
   params[plan.arm.at(-1)!.bias][1] = 3;
   const scale = 0.5;
   const result = armStepCpu(plan, params, geom, spec, latents, 1, 2, true, scale);
   for (const [index, analytic] of result.grads) {
     const loss = (v: Float32Array) => {
-      const probe = params.slice();
+      const probe: Float32Array[] = params.slice();
       probe[index] = v;
       return armStepCpu(plan, probe, geom, spec, latents, 1, 2, true, scale).bits * scale;
     };
