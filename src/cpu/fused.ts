@@ -5,8 +5,9 @@ import { NervError } from '../errors.ts';
 import { denseBackwardCpu, denseForwardCpu } from './dense.ts';
 import { activationBackwardCpu, activationForwardCpu } from './activation.ts';
 import { adamStepCpu } from './adam.ts';
+import { conv3x3BackwardInputCpu, conv3x3BackwardParamsCpu, conv3x3ForwardCpu } from './conv3x3.ts';
 import {
-  armContextBackwardCpu, armContextCpu, latentRateCpu, upsampleLatentsBackwardCpu, type ContextSpec, type LatentGeometry,
+  armContextBackwardCpu, armContextCpu, latentRateCpu, upsampleLatentsBackwardCpu, upsampleLatentsCpu, type ContextSpec, type LatentGeometry,
 } from './latents.ts';
 import { ARM_HIDDEN_MAX } from '../nn/model.ts';
 import type { ModelPlan } from '../nn/layers.ts';
@@ -105,4 +106,86 @@ export function featurePlanes(geom: LatentGeometry, frames: number, dFeatures: F
     }
   }
   return out;
+}
+
+/** [pixels, channels] as one vec4 per pixel (the fused synthesis kernels' activation layout), zero-padded. */
+export function toVec4Pixels(values: Float32Array, channels: number): Float32Array {
+  const pixels = values.length / channels;
+  const out = new Float32Array(pixels * 4);
+  for (let p = 0; p < pixels; p++) for (let c = 0; c < channels; c++) out[4 * p + c] = values[p * channels + c];
+  return out;
+}
+
+/** The first `channels` of each vec4 of a vec4-per-pixel layout. */
+export function fromVec4Pixels(values: Float32Array, channels: number): Float32Array {
+  const pixels = values.length / 4;
+  const out = new Float32Array(pixels * channels);
+  for (let p = 0; p < pixels; p++) for (let c = 0; c < channels; c++) out[p * channels + c] = values[4 * p + c];
+  return out;
+}
+
+interface DenseLayer {
+  inC: number;
+  outC: number;
+  act: 'relu' | 'none';
+  weight: number;
+  bias: number;
+}
+
+/** synthesis_head: the upsampled latents of frames [first, first + frames) and the dense layers on them. */
+export function synthesisHeadCpu(
+  head: DenseLayer[], params: Float32Array[], geom: LatentGeometry, latents: Float32Array, first: number, frames: number,
+): { features: Float32Array; out: Float32Array } {
+  const features = upsampleLatentsCpu(geom, latents.subarray(first * geom.perFrame), frames);
+  const rows = frames * geom.width * geom.height;
+  let x = features;
+  for (const layer of head) {
+    x = denseForwardCpu(x, params[layer.weight], params[layer.bias], { rows, inC: layer.inC, outC: layer.outC });
+    if (layer.act === 'relu') x = activationForwardCpu(x, { count: x.length, kind: 'relu' }, Infinity);
+  }
+  return { features, out: x };
+}
+
+/** Backward of synthesis_head from d loss / d the last layer's pre-activation: d features [pixels, L] and the layers' gradients. */
+export function synthesisHeadBackwardCpu(
+  head: DenseLayer[], params: Float32Array[], features: Float32Array, dHead: Float32Array,
+): { dFeatures: Float32Array; grads: Map<number, Float32Array> } {
+  const rows = features.length / head[0].inC;
+  const inputs = [features];
+  const pre: Float32Array[] = [];
+  for (const layer of head) {
+    const z = denseForwardCpu(inputs.at(-1)!, params[layer.weight], params[layer.bias], { rows, inC: layer.inC, outC: layer.outC });
+    pre.push(z);
+    inputs.push(layer.act === 'relu' ? activationForwardCpu(z, { count: z.length, kind: 'relu' }, Infinity) : z);
+  }
+  const grads = new Map<number, Float32Array>();
+  let d = dHead;
+  for (let k = head.length - 1; k >= 0; k--) {
+    const layer = head[k];
+    const back = denseBackwardCpu(inputs[k], params[layer.weight], d, { rows, inC: layer.inC, outC: layer.outC });
+    grads.set(layer.weight, back.dw);
+    grads.set(layer.bias, back.db);
+    d = k > 0 && head[k - 1].act === 'relu' ? activationBackwardCpu(pre[k - 1], back.dx, { count: back.dx.length, kind: 'relu' }, Infinity) : back.dx;
+  }
+  return { dFeatures: d, grads };
+}
+
+/** synthesis_conv: one 3x3 layer and its activation on [pixels, inC]. */
+export function synthesisConvCpu(layer: DenseLayer, params: Float32Array[], shape: { frames: number; width: number; height: number }, input: Float32Array): Float32Array {
+  const y = conv3x3ForwardCpu({ n: shape.frames, h: shape.height, w: shape.width, inC: layer.inC, outC: layer.outC }, input, params[layer.weight], params[layer.bias]);
+  return layer.act === 'relu' ? activationForwardCpu(y, { count: y.length, kind: 'relu' }, Infinity) : y;
+}
+
+/**
+ * synthesis_conv_backward: from dy (d loss / d the layer's pre-activation) and the layer's input
+ * [pixels, inC], dx masked where the input came out of a ReLU at 0, and the layer's gradients.
+ */
+export function synthesisConvBackwardCpu(
+  layer: DenseLayer, params: Float32Array[], shape: { frames: number; width: number; height: number }, input: Float32Array, dy: Float32Array, inputRelu: boolean,
+): { dx: Float32Array; dw: Float32Array; db: Float32Array } {
+  const conv = { n: shape.frames, h: shape.height, w: shape.width, inC: layer.inC, outC: layer.outC };
+  const dx = conv3x3BackwardInputCpu(conv, dy, params[layer.weight]);
+  // A ReLU's output is > 0 exactly where its input was: the mask needs only what the layer read.
+  const masked = inputRelu ? dx.map((v, i) => (input[i] > 0 ? v : 0)) : dx;
+  return { dx: masked, ...conv3x3BackwardParamsCpu(conv, input, dy) };
 }

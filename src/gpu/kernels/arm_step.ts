@@ -8,22 +8,13 @@ import { invocationGrid } from './activation.ts';
 import { LOG_SCALE_MAX, LOG_SCALE_MIN, type ContextSpec, type LatentGeometry } from '../../cpu/latents.ts';
 import { ARM_HIDDEN_MAX, ARM_LOG_SCALE_SHIFT } from '../../nn/model.ts';
 import type { ModelPlan, PackedParameters } from '../../nn/layers.ts';
+import { packedRange, paramRef, storeRecord, sumTerms as sum } from './packed.ts';
 
 /** Latents per invocation: enough that the partial gradient records stay few, enough invocations to fill both cores. */
 export const ARM_CHUNK = 128;
 /** Register budget of the fused kernel (parameter-gradient accumulators and code size); larger context models use the generic kernels. */
 export const ARM_STEP_MAX_PARAMETERS = 1024;
 export const ARM_STEP_MAX_INPUTS = 34;
-
-/** One producer of parameter gradients: a contiguous vec4 range of the packed parameters, one record per chunk. */
-export interface GradientSource {
-  /** First vec4 of the packed parameters it covers, and how many. */
-  firstVec4: number;
-  vec4s: number;
-  /** Where its records start in the shared partial buffer (vec4s), and how many records (chunks) it writes. */
-  partialBase: number;
-  chunks: number;
-}
 
 export interface ArmStepPlan {
   frames: number;
@@ -39,23 +30,11 @@ export interface ArmStepPlan {
 /** The ARM tensors are contiguous in the model's tensor order (modelTensors), so one record covers them. */
 export function armStepPlan(plan: ModelPlan, layout: PackedParameters, geom: LatentGeometry, spec: ContextSpec, frames: number): ArmStepPlan {
   requirePositiveIntegers('armStep', { frames, perFrame: geom.perFrame });
-  const indices = [...plan.arm.flatMap((l) => [l.weight, l.bias]), plan.armLinear.weight];
-  const first = Math.min(...indices.map((i) => layout.offsets[i]));
-  const end = Math.max(...indices.map((i) => layout.offsets[i] + layout.sizes[i]));
-  const covered = indices.reduce((sum, i) => sum + Math.ceil(layout.sizes[i] / 4) * 4, 0);
-  if (covered !== Math.ceil(end / 4) * 4 - first) throw new NervError('BAD_ARGUMENT', 'armStep: the context model tensors are not contiguous in the packed layout');
+  const range = packedRange(layout, [...plan.arm.flatMap((l) => [l.weight, l.bias]), plan.armLinear.weight]);
   const latents = frames * geom.perFrame;
-  return {
-    frames, latents, chunks: Math.ceil(latents / ARM_CHUNK), dctxVec4s: Math.ceil((spec.taps.length + 1) / 4),
-    firstVec4: first / 4, vec4s: Math.ceil(end / 4) - first / 4,
-  };
+  return { frames, latents, chunks: Math.ceil(latents / ARM_CHUNK), dctxVec4s: Math.ceil((spec.taps.length + 1) / 4), ...range };
 }
 
-const XYZW = 'xyzw';
-/** WGSL for packed parameter `k` (a constant-index uniform read). */
-export const paramRef = (k: number) => `params[${k >> 2}].${XYZW[k & 3]}`;
-/** Sum of terms left to right, or 0.0 for none (the order the generic dense kernels add in). */
-const sum = (terms: string[]) => (terms.length ? terms.join(' + ') : '0.0');
 
 function tapSource(spec: ContextSpec): { gather: string; anchor: string } {
   const lines: string[] = [];
@@ -148,10 +127,7 @@ export function armStepSource(plan: ModelPlan, layout: PackedParameters, spec: C
     while (row.length < 4 * DV) row.push('0.0');
     for (let q = 0; q < DV; q++) backward.push(`    dctx[i * ${DV}u + ${q}u] = vec4f(${row.slice(4 * q, 4 * q + 4).join(', ')});`);
     for (const k of [...used].sort((a, b) => a - b)) accumulators.push(`  var g${k} = 0.0;`);
-    for (let q = 0; q < recordVec4s; q++) {
-      const parts = [0, 1, 2, 3].map((c) => (used.has(4 * (firstVec4 + q) + c) ? `g${4 * (firstVec4 + q) + c}` : '0.0'));
-      store.push(`  partial[PARTIAL_BASE + chunk * ${recordVec4s}u + ${q}u] = vec4f(${parts.join(', ')});`);
-    }
+    store.push(storeRecord(firstVec4, recordVec4s, used, (k) => `g${k}`));
   }
   return {
     ANCHOR: anchor,

@@ -1,0 +1,31 @@
+// The synthesis network's per-pixel head, fused: bilinear upsampling of every latent level (its
+// strides, sizes and offsets unrolled as constants by src/gpu/kernels/synthesis_fused.ts, same
+// arithmetic as latent_upsample.wgsl) followed by the leading dense layers and their activations
+// (weights read from the packed parameters in uniform memory). Writes the head's output (at most 4
+// channels) as one vec4 per pixel and, when training, the features for the backward pass.
+struct Slot { first: u32, count: u32, previousValid: u32, unused: u32 }
+
+@group(0) @binding(0) var<storage, read> latents: array<f32>;
+@group(0) @binding(1) var<uniform> params: array<vec4f, {{PARAM_VEC4S}}>;
+@group(0) @binding(2) var<uniform> slot: Slot;
+@group(0) @binding(3) var<storage, read_write> head: array<vec4f>;
+{{FEATURE_BINDING}}
+
+override WIDTH: u32;
+override HEIGHT: u32;
+override FRAMES: u32;
+override PER_FRAME: u32;
+override GRID_X: u32;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let p = gid.y * GRID_X + gid.x;
+  if (p >= FRAMES * HEIGHT * WIDTH) { return; }
+  let x = p % WIDTH;
+  let y = (p / WIDTH) % HEIGHT;
+  let base = (slot.first + p / (WIDTH * HEIGHT)) * PER_FRAME;
+  let fx = f32(x) + 0.5;
+  let fy = f32(y) + 0.5;
+{{UPSAMPLE}}
+{{LAYERS}}
+}

@@ -1,0 +1,440 @@
+// The fused synthesis kernels (shaders/synthesis_head*.wgsl, synthesis_conv*.wgsl), generated from
+// the model's layer list: a head of dense layers fed by the latent upsampling, then narrow (<= 4
+// channel) 3x3 convolutions, the last one fused with the colour loss in training. Activations are
+// stored as one vec4 per pixel, so no kernel pads or packs anything per step. CPU twins: src/cpu/fused.ts.
+import { divUp, type GpuContext, type GpuProgram } from '../context.ts';
+import { NervError } from '../../errors.ts';
+import { f32Literal, requireBufferFloats, requirePositiveIntegers } from './shape-checks.ts';
+import { invocationGrid } from './activation.ts';
+import { reduceSum, targetFloatsPerFrame } from './latents.ts';
+import { featurePlaneFloats, featureRowVec4s } from './latent_step.ts';
+import { packedRange, paramRef, storeRecord, sumTerms } from './packed.ts';
+import type { LatentGeometry } from '../../cpu/latents.ts';
+import type { ModelPlan, PackedParameters, SynthesisLayerPlan } from '../../nn/layers.ts';
+
+/** Pixels along x per conv tile (2 rows high); even, so 2x2 chroma blocks never straddle tiles. */
+export const CONV_TILE_X = 8;
+/** Most weights the fused head unrolls (the default head has 160). */
+export const HEAD_MAX_WEIGHTS = 1024;
+const XYZW = 'xyzw';
+
+export interface FusedSynthesisPlan {
+  /** The leading dense layers, fed by the upsampled latents. */
+  head: SynthesisLayerPlan[];
+  /** The 3x3 layers after them, each with at most 4 input and output channels. */
+  convs: SynthesisLayerPlan[];
+  levels: number;
+  /** vec4s per pixel of stored features. */
+  featureVec4s: number;
+}
+
+/** The fused kernels' shape of the synthesis, or why they do not cover it. */
+export function fusedSynthesisPlan(plan: ModelPlan): FusedSynthesisPlan | string {
+  const layers = plan.synthesis;
+  const firstConv = layers.findIndex((l) => l.op === 'conv3');
+  const head = layers.slice(0, firstConv < 0 ? layers.length : firstConv);
+  const convs = layers.slice(head.length);
+  if (head.length === 0) return 'the synthesis does not start with a dense layer';
+  if (convs.length === 0) return 'the synthesis has no 3x3 layer to fuse the loss into';
+  if (convs.some((l) => l.op !== 'conv3')) return 'a dense layer follows a 3x3 layer';
+  if (convs.some((l) => l.inC > 4 || l.outC > 4)) return 'a 3x3 layer has more than 4 channels';
+  if (head.reduce((s, l) => s + l.inC * l.outC, 0) > HEAD_MAX_WEIGHTS) return `the dense layers have more than ${HEAD_MAX_WEIGHTS} weights`;
+  const levels = head[0].inC;
+  return { head, convs, levels, featureVec4s: Math.ceil(levels / 4) };
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const vecOf = (values: string[]) => `vec4f(${[...values, '0.0', '0.0', '0.0', '0.0'].slice(0, 4).join(', ')})`;
+const u = (n: number) => `${n}u`;
+
+/** WGSL of one dense layer on inputs `input(i)`: `let z{k}_o` (pre-activation) and `let h{k}_o` (output). */
+function denseLines(layout: PackedParameters, layer: SynthesisLayerPlan, k: number, input: (i: number) => string, indent: string): string[] {
+  const w = layout.offsets[layer.weight];
+  const b = layout.offsets[layer.bias];
+  const lines: string[] = [];
+  for (let o = 0; o < layer.outC; o++) {
+    const terms = [paramRef(b + o), ...range(layer.inC).map((i) => `${input(i)} * ${paramRef(w + i * layer.outC + o)}`)];
+    lines.push(`${indent}let z${k}_${o} = ${sumTerms(terms)};`);
+    lines.push(`${indent}let h${k}_${o} = ${layer.act === 'relu' ? `max(z${k}_${o}, 0.0)` : `z${k}_${o}`};`);
+  }
+  return lines;
+}
+
+function headForwardSource(layout: PackedParameters, geom: LatentGeometry, synth: FusedSynthesisPlan, training: boolean) {
+  const upsample: string[] = [];
+  geom.levels.forEach((level, l) => {
+    if (level.stride === 1) {
+      // g = x exactly and the second tap weighs 0: the pixel's own latent.
+      upsample.push(`  let f${l} = latents[base + ${u(level.offset)} + y * ${u(level.width)} + x];`);
+      return;
+    }
+    const inv = f32Literal(1 / level.stride);
+    for (const [axis, size] of [['x', level.width], ['y', level.height]] as const) {
+      upsample.push(
+        `  let g${axis}${l} = clamp(f${axis} * ${inv} - 0.5, 0.0, ${f32Literal(size - 1)});`,
+        `  let ${axis}0_${l} = min(u32(g${axis}${l}), ${u(size - 1)}); let ${axis}1_${l} = min(${axis}0_${l} + 1u, ${u(size - 1)});`,
+        `  let t${axis}${l} = g${axis}${l} - f32(${axis}0_${l});`,
+      );
+    }
+    upsample.push(
+      `  let r0_${l} = base + ${u(level.offset)} + y0_${l} * ${u(level.width)}; let r1_${l} = base + ${u(level.offset)} + y1_${l} * ${u(level.width)};`,
+      `  let a${l} = latents[r0_${l} + x0_${l}]; let top${l} = a${l} + tx${l} * (latents[r0_${l} + x1_${l}] - a${l});`,
+      `  let c${l} = latents[r1_${l} + x0_${l}]; let bottom${l} = c${l} + tx${l} * (latents[r1_${l} + x1_${l}] - c${l});`,
+      `  let f${l} = top${l} + ty${l} * (bottom${l} - top${l});`,
+    );
+  });
+  const layers: string[] = [];
+  synth.head.forEach((layer, k) => layers.push(...denseLines(layout, layer, k, (i) => (k === 0 ? `f${i}` : `h${k - 1}_${i}`), '  ')));
+  const last = synth.head.length - 1;
+  layers.push(`  head[p] = ${vecOf(range(synth.head[last].outC).map((o) => `h${last}_${o}`))};`);
+  if (training) {
+    for (let q = 0; q < synth.featureVec4s; q++) {
+      layers.push(`  features[p * ${u(synth.featureVec4s)} + ${u(q)}] = ${vecOf(range(4).filter((c) => 4 * q + c < synth.levels).map((c) => `f${4 * q + c}`))};`);
+    }
+  }
+  return {
+    UPSAMPLE: upsample.join('\n'),
+    LAYERS: layers.join('\n'),
+    FEATURE_BINDING: training ? '@group(0) @binding(4) var<storage, read_write> features: array<vec4f>;' : '',
+  };
+}
+
+function checkParams(ctx: GpuContext, kernel: string, layout: PackedParameters, params: GPUBuffer): void {
+  requireBufferFloats(kernel, 'params', params, layout.floats);
+  if (layout.floats * 4 > ctx.device.limits.maxUniformBufferBindingSize) throw new NervError('BAD_ARGUMENT', `${kernel}: parameters exceed the uniform binding limit`);
+}
+
+/**
+ * The head over `frames` frames starting at frame `first` of `latents`: head [pixels] vec4s and,
+ * with `features`, the upsampled latents [pixels, featureVec4s] vec4s.
+ */
+export function synthesisHead(
+  ctx: GpuContext, layout: PackedParameters, geom: LatentGeometry, synth: FusedSynthesisPlan, frames: number, first: number,
+  buffers: { latents: GPUBuffer; params: GPUBuffer; slot: GPUBuffer; head: GPUBuffer; features?: GPUBuffer },
+): GpuProgram {
+  const kernel = 'synthesisHead';
+  requirePositiveIntegers(kernel, { frames, first, width: geom.width, height: geom.height });
+  if (synth.levels !== geom.levels.length) throw new NervError('BAD_ARGUMENT', `${kernel}: ${geom.levels.length} latent levels, the head takes ${synth.levels}`);
+  const pixels = frames * geom.width * geom.height;
+  checkParams(ctx, kernel, layout, buffers.params);
+  requireBufferFloats(kernel, 'latents', buffers.latents, (first + frames) * geom.perFrame);
+  requireBufferFloats(kernel, 'head', buffers.head, pixels * 4);
+  if (buffers.features) requireBufferFloats(kernel, 'features', buffers.features, pixels * synth.featureVec4s * 4);
+  const grid = invocationGrid(ctx, pixels);
+  const pipeline = ctx.pipeline('synthesis_head', { PARAM_VEC4S: layout.floats / 4, ...headForwardSource(layout, geom, synth, !!buffers.features) }, 'main', {
+    WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, PER_FRAME: geom.perFrame, GRID_X: grid.gridX,
+  });
+  const bound = [buffers.latents, buffers.params, buffers.slot, buffers.head, ...(buffers.features ? [buffers.features] : [])];
+  return ctx.dispatch(pipeline, bound, grid.workgroups);
+}
+
+/** The tile's 4 x (CONV_TILE_X + 2) vec4s of `source` around rows y0, y0 + 1 (zero outside the image) as `{name}{r}_{c}`. */
+function loadTile(source: string, name: string, indent: string): string[] {
+  const lines: string[] = [];
+  for (let r = 0; r < 4; r++) lines.push(`${indent}let yy${r} = i32(y0) + ${r - 1}; let rok${r} = u32(yy${r}) < HEIGHT; let rb${r} = (frameRow + u32(yy${r})) * WIDTH;`);
+  for (let c = 0; c < CONV_TILE_X + 2; c++) lines.push(`${indent}let xx${c} = i32(x0) + ${c - 1}; let cok${c} = u32(xx${c}) < WIDTH;`);
+  for (let r = 0; r < 4; r++) {
+    for (let c = 0; c < CONV_TILE_X + 2; c++) {
+      const ok = `rok${r} & cok${c}`;
+      lines.push(`${indent}let ${name}${r}_${c} = select(vec4f(0.0), ${source}[select(0u, rb${r} + u32(xx${c}), ${ok})], ${ok});`);
+    }
+  }
+  return lines;
+}
+
+const weightIndex = (layout: PackedParameters, layer: SynthesisLayerPlan, ky: number, kx: number, i: number, o: number) =>
+  layout.offsets[layer.weight] + ((ky * 3 + kx) * layer.inC + i) * layer.outC + o;
+
+export type ConvMode =
+  | { kind: 'store'; out: GPUBuffer }
+  | { kind: 'output'; out: GPUBuffer }
+  | { kind: 'loss'; colour: 'yuv420' | 'rgb'; targets: GPUBuffer; grad: GPUBuffer; partial: GPUBuffer };
+
+function convForwardSource(layout: PackedParameters, layer: SynthesisLayerPlan, mode: ConvMode['kind'], colour: 'yuv420' | 'rgb') {
+  const TX = CONV_TILE_X;
+  const compute: string[] = [];
+  for (let a = 0; a < 2; a++) {
+    for (let t = 0; t < TX; t++) {
+      for (let o = 0; o < layer.outC; o++) {
+        const terms = [paramRef(layout.offsets[layer.bias] + o)];
+        for (let ky = 0; ky < 3; ky++) {
+          for (let kx = 0; kx < 3; kx++) {
+            for (let i = 0; i < layer.inC; i++) terms.push(`v${a + ky}_${t + kx}.${XYZW[i]} * ${paramRef(weightIndex(layout, layer, ky, kx, i, o))}`);
+          }
+        }
+        const value = sumTerms(terms);
+        compute.push(`  let s${a}_${t}_${o} = ${layer.act === 'relu' ? `max(${value}, 0.0)` : value};`);
+      }
+      compute.push(`  let valid${a}_${t} = (y0 + ${u(a)} < HEIGHT) & (x0 + ${u(t)} < WIDTH); let p${a}_${t} = (frameRow + y0 + ${u(a)}) * WIDTH + x0 + ${u(t)};`);
+    }
+  }
+  const finish: string[] = [];
+  let bindings: string;
+  const outs = (a: number, t: number) => range(layer.outC).map((o) => `s${a}_${t}_${o}`);
+  if (mode === 'store') {
+    bindings = '@group(0) @binding(2) var<storage, read_write> out: array<vec4f>;';
+    for (let a = 0; a < 2; a++) for (let t = 0; t < TX; t++) finish.push(`  if (valid${a}_${t}) { out[p${a}_${t}] = ${vecOf(outs(a, t))}; }`);
+  } else if (mode === 'output') {
+    bindings = '@group(0) @binding(2) var<storage, read_write> out: array<f32>;';
+    for (let a = 0; a < 2; a++) {
+      for (let t = 0; t < TX; t++) {
+        finish.push(`  if (valid${a}_${t}) { ${range(layer.outC).map((o) => `out[p${a}_${t} * ${u(layer.outC)} + ${u(o)}] = s${a}_${t}_${o};`).join(' ')} }`);
+      }
+    }
+  } else {
+    if (layer.outC !== 3) throw new NervError('BAD_ARGUMENT', 'synthesisConv: the loss needs 3 output channels');
+    bindings = [
+      '@group(0) @binding(2) var<storage, read> targets: array<f32>;',
+      '@group(0) @binding(3) var<storage, read_write> grad: array<vec4f>;',
+      '@group(0) @binding(4) var<storage, read_write> lossPartial: array<f32>;',
+      'override LUMA_WEIGHT: f32;',
+      'override CHROMA_WEIGHT: f32;',
+      'override FRAME_FLOATS: u32;',
+    ].join('\n');
+    finish.push('  let t0 = j * FRAME_FLOATS;', '  var sum = 0.0;');
+    if (colour === 'rgb') {
+      for (let a = 0; a < 2; a++) {
+        for (let t = 0; t < TX; t++) {
+          const v = `valid${a}_${t}`;
+          finish.push(
+            `  let d${a}_${t} = select(vec3f(0.0), vec3f(s${a}_${t}_0, s${a}_${t}_1, s${a}_${t}_2) - vec3f(${range(3).map((c) => `targets[select(0u, 3u * p${a}_${t} + ${c}u, ${v})]`).join(', ')}), ${v});`,
+            `  sum += LUMA_WEIGHT * d${a}_${t}.x * d${a}_${t}.x + LUMA_WEIGHT * d${a}_${t}.y * d${a}_${t}.y + LUMA_WEIGHT * d${a}_${t}.z * d${a}_${t}.z;`,
+            `  if (${v}) { grad[p${a}_${t}] = vec4f(2.0 * LUMA_WEIGHT * d${a}_${t}, 0.0); }`,
+          );
+        }
+      }
+    } else {
+      finish.push('  let cw = (WIDTH + 1u) / 2u;', '  let ch = (HEIGHT + 1u) / 2u;');
+      for (let b = 0; b < TX / 2; b++) {
+        const pix = [[0, 2 * b], [0, 2 * b + 1], [1, 2 * b], [1, 2 * b + 1]];
+        for (const [a, t] of pix) {
+          const v = `valid${a}_${t}`;
+          finish.push(
+            `  let dl${a}_${t} = select(0.0, s${a}_${t}_0 - targets[select(0u, t0 + (y0 + ${u(a)}) * WIDTH + x0 + ${u(t)}, ${v})], ${v});`,
+            `  sum += LUMA_WEIGHT * dl${a}_${t} * dl${a}_${t};`,
+          );
+        }
+        const valid = pix.map(([a, t]) => `valid${a}_${t}`);
+        finish.push(
+          `  let n${b} = ${valid.map((v) => `select(0.0, 1.0, ${v})`).join(' + ')};`,
+          `  let chroma${b} = ${pix.map(([a, t]) => `select(vec2f(0.0), vec2f(s${a}_${t}_1, s${a}_${t}_2), valid${a}_${t})`).join(' + ')};`,
+          `  let plane${b} = t0 + WIDTH * HEIGHT + (y0 / 2u) * cw + x0 / 2u + ${u(b)};`,
+          `  let dc${b} = select(vec2f(0.0), chroma${b} / max(n${b}, 1.0) - vec2f(targets[select(0u, plane${b}, ${valid[0]})], targets[select(0u, plane${b} + cw * ch, ${valid[0]})]), ${valid[0]});`,
+          `  sum += CHROMA_WEIGHT * dot(dc${b}, dc${b});`,
+          `  let gc${b} = 2.0 * CHROMA_WEIGHT * dc${b} / max(n${b}, 1.0);`,
+        );
+        for (const [a, t] of pix) finish.push(`  if (valid${a}_${t}) { grad[p${a}_${t}] = vec4f(2.0 * LUMA_WEIGHT * dl${a}_${t}, gc${b}, 0.0); }`);
+      }
+    }
+    finish.push('  lossPartial[tile] = sum;');
+  }
+  return { MODE_BINDINGS: bindings, LOAD: loadTile('input', 'v', '  ').join('\n'), COMPUTE: compute.join('\n'), FINISH: finish.join('\n'), TILE_X: CONV_TILE_X };
+}
+
+/** Tiles of a narrow conv over `frames` frames: (row pairs) x (tiles along x). */
+export function convTiles(frames: number, width: number, height: number): number {
+  return frames * Math.ceil(height / 2) * Math.ceil(width / CONV_TILE_X);
+}
+
+/**
+ * One narrow 3x3 layer over `frames` frames of `input` [pixels] vec4s. 'loss' mode writes d loss /
+ * d output [pixels] vec4s and one partial loss sum per tile (convTiles of them); reduce them with
+ * convLossTotal.
+ */
+export function synthesisConv(
+  ctx: GpuContext, layout: PackedParameters, layer: SynthesisLayerPlan, shape: { frames: number; width: number; height: number },
+  buffers: { input: GPUBuffer; params: GPUBuffer }, mode: ConvMode,
+): GpuProgram {
+  const kernel = 'synthesisConv';
+  const { frames, width, height } = shape;
+  requirePositiveIntegers(kernel, { frames, width, height });
+  if (layer.op !== 'conv3' || layer.inC > 4 || layer.outC > 4) throw new NervError('BAD_ARGUMENT', `${kernel}: not a narrow 3x3 layer`);
+  const pixels = frames * width * height;
+  checkParams(ctx, kernel, layout, buffers.params);
+  requireBufferFloats(kernel, 'input', buffers.input, pixels * 4);
+  const tiles = convTiles(frames, width, height);
+  const constants: Record<string, number> = { WIDTH: width, HEIGHT: height, FRAMES: frames, TILES_X: Math.ceil(width / CONV_TILE_X), TILES: tiles };
+  let bound: GPUBuffer[];
+  if (mode.kind === 'loss') {
+    requireBufferFloats(kernel, 'targets', mode.targets, frames * targetFloatsPerFrame({ colour: mode.colour, width, height }));
+    requireBufferFloats(kernel, 'grad', mode.grad, pixels * 4);
+    requireBufferFloats(kernel, 'partial', mode.partial, tiles);
+    const yuv = mode.colour === 'yuv420';
+    const cw = Math.ceil(width / 2), ch = Math.ceil(height / 2);
+    Object.assign(constants, {
+      LUMA_WEIGHT: yuv ? 6 / 8 / pixels : 1 / (3 * pixels),
+      CHROMA_WEIGHT: yuv ? 1 / 8 / (frames * cw * ch) : 0,
+      FRAME_FLOATS: targetFloatsPerFrame({ colour: mode.colour, width, height }),
+    });
+    bound = [buffers.input, buffers.params, mode.targets, mode.grad, mode.partial];
+  } else {
+    requireBufferFloats(kernel, 'out', mode.out, pixels * (mode.kind === 'store' ? 4 : layer.outC));
+    bound = [buffers.input, buffers.params, mode.out];
+  }
+  const grid = invocationGrid(ctx, tiles);
+  constants.GRID_X = grid.gridX;
+  const source = convForwardSource(layout, layer, mode.kind, mode.kind === 'loss' ? mode.colour : 'rgb');
+  const pipeline = ctx.pipeline('synthesis_conv', { PARAM_VEC4S: layout.floats / 4, ...source }, 'main', constants);
+  return ctx.dispatch(pipeline, bound, grid.workgroups);
+}
+
+/** stats[index] = the sum of a loss-mode conv's partial sums (in tile order). */
+export function convLossTotal(ctx: GpuContext, shape: { frames: number; width: number; height: number }, partial: GPUBuffer, stats: GPUBuffer, index: number): GpuProgram {
+  const tiles = convTiles(shape.frames, shape.width, shape.height);
+  requireBufferFloats('convLossTotal', 'partial', partial, tiles);
+  requireBufferFloats('convLossTotal', 'stats', stats, index + 1);
+  return reduceSum(ctx, partial, tiles, stats, index, 1);
+}
+
+/** Chunks (row pairs) and the record of a narrow conv's backward pass. */
+export function convBackwardSource(layout: PackedParameters, layer: SynthesisLayerPlan, inputRelu: boolean) {
+  const TX = CONV_TILE_X;
+  const record = packedRange(layout, [layer.weight, layer.bias]);
+  const used = new Set<number>();
+  const acc = (k: number) => {
+    used.add(k);
+    return `g${k}`;
+  };
+  const compute: string[] = [];
+  for (let a = 0; a < 2; a++) {
+    for (let t = 0; t < TX; t++) {
+      // dx at input pixel (y0 + a, x0 + t): the outputs (a + 1 - ky, t + 1 - kx) read it through tap (ky, kx).
+      const dx: string[] = [];
+      for (let i = 0; i < layer.inC; i++) {
+        const terms: string[] = [];
+        for (let ky = 0; ky < 3; ky++) {
+          for (let kx = 0; kx < 3; kx++) {
+            for (let o = 0; o < layer.outC; o++) terms.push(`d${a - ky + 2}_${t - kx + 2}.${XYZW[o]} * ${paramRef(weightIndex(layout, layer, ky, kx, i, o))}`);
+          }
+        }
+        const value = sumTerms(terms);
+        dx.push(inputRelu ? `select(0.0, ${value}, x${a + 1}_${t + 1}.${XYZW[i]} > 0.0)` : value);
+      }
+      compute.push(`    if ((y0 + ${u(a)} < HEIGHT) & (x0 + ${u(t)} < WIDTH)) { dx[(frameRow + y0 + ${u(a)}) * WIDTH + x0 + ${u(t)}] = ${vecOf(dx)}; }`);
+      // Weights: output pixel (a, t) (its dy is zero outside the image) times the inputs its taps read.
+      for (let o = 0; o < layer.outC; o++) {
+        const dy = `d${a + 1}_${t + 1}.${XYZW[o]}`;
+        compute.push(`    ${acc(layout.offsets[layer.bias] + o)} += ${dy};`);
+        for (let ky = 0; ky < 3; ky++) {
+          for (let kx = 0; kx < 3; kx++) {
+            for (let i = 0; i < layer.inC; i++) compute.push(`    ${acc(weightIndex(layout, layer, ky, kx, i, o))} += x${a + ky}_${t + kx}.${XYZW[i]} * ${dy};`);
+          }
+        }
+      }
+    }
+  }
+  return {
+    record,
+    source: {
+      ACCUMULATORS: [...used].sort((x, y) => x - y).map((k) => `  var g${k} = 0.0;`).join('\n'),
+      LOAD: [...loadTile('dy', 'd', '    '), ...loadTile('input', 'x', '    ').filter((l) => !/let (yy|xx)/.test(l))].join('\n'),
+      COMPUTE: compute.join('\n'),
+      STORE: storeRecord(record.firstVec4, record.vec4s, used, (k) => `g${k}`),
+      TILE_X: CONV_TILE_X,
+    },
+  };
+}
+
+/** Chunks of a narrow conv's backward pass: one per row pair of each frame. */
+export const convBackwardChunks = (frames: number, height: number) => frames * Math.ceil(height / 2);
+
+/**
+ * Backward pass of one narrow 3x3 layer: dx [pixels] vec4s (masked by the input's ReLU when
+ * `inputRelu`) and one gradient record per row pair at partial[partialBase + chunk * record.vec4s].
+ */
+export function synthesisConvBackward(
+  ctx: GpuContext, layout: PackedParameters, layer: SynthesisLayerPlan, shape: { frames: number; width: number; height: number }, inputRelu: boolean,
+  buffers: { dy: GPUBuffer; input: GPUBuffer; params: GPUBuffer; dx: GPUBuffer; partial: GPUBuffer }, partialBase: number,
+): GpuProgram {
+  const kernel = 'synthesisConvBackward';
+  const { frames, width, height } = shape;
+  requirePositiveIntegers(kernel, { frames, width, height });
+  if (layer.op !== 'conv3' || layer.inC > 4 || layer.outC > 4) throw new NervError('BAD_ARGUMENT', `${kernel}: not a narrow 3x3 layer`);
+  const pixels = frames * width * height;
+  checkParams(ctx, kernel, layout, buffers.params);
+  for (const name of ['dy', 'input', 'dx'] as const) requireBufferFloats(kernel, name, buffers[name], pixels * 4);
+  if (buffers.dx === buffers.dy || buffers.dx === buffers.input) throw new NervError('BAD_ARGUMENT', `${kernel}: dx must not alias dy or the input`);
+  const { record, source } = convBackwardSource(layout, layer, inputRelu);
+  const chunks = convBackwardChunks(frames, height);
+  requireBufferFloats(kernel, 'partial', buffers.partial, (partialBase + chunks * record.vec4s) * 4);
+  const grid = invocationGrid(ctx, chunks, 32);
+  const pipeline = ctx.pipeline('synthesis_conv_backward', { PARAM_VEC4S: layout.floats / 4, ...source }, 'main', {
+    WIDTH: width, HEIGHT: height, FRAMES: frames, TILES_X: divUp(width, CONV_TILE_X), CHUNKS: chunks, GRID_X: grid.gridX, PARTIAL_BASE: partialBase,
+  });
+  return ctx.dispatch(pipeline, [buffers.dy, buffers.input, buffers.params, buffers.dx, buffers.partial], grid.workgroups);
+}
+
+function headBackwardSource(layout: PackedParameters, synth: FusedSynthesisPlan) {
+  const record = packedRange(layout, synth.head.flatMap((l) => [l.weight, l.bias]));
+  const used = new Set<number>();
+  const acc = (k: number) => {
+    used.add(k);
+    return `g${k}`;
+  };
+  const K = synth.head.length;
+  const pixel: string[] = [];
+  const ind = '      ';
+  pixel.push(`${ind}let d = select(vec4f(0.0), dHead[p], valid);`);
+  for (let q = 0; q < synth.featureVec4s; q++) {
+    pixel.push(`${ind}let fv${q} = features[p * ${u(synth.featureVec4s)} + ${u(q)}];`);
+  }
+  for (let l = 0; l < synth.levels; l++) pixel.push(`${ind}let f${l} = fv${l >> 2}.${XYZW[l & 3]};`);
+  const input = (k: number, i: number) => (k === 0 ? `f${i}` : `h${k - 1}_${i}`);
+  synth.head.forEach((layer, k) => {
+    if (k < K - 1) pixel.push(...denseLines(layout, layer, k, (i) => input(k, i), ind));
+  });
+  // dz{k}_o: gradient at layer k's pre-activation; the last layer's arrives masked in dHead.
+  const dz = (k: number, o: number) => (k === K - 1 ? `d.${XYZW[o]}` : `dz${k}_${o}`);
+  for (let k = K - 1; k >= 0; k--) {
+    const layer = synth.head[k];
+    const w = layout.offsets[layer.weight];
+    for (let o = 0; o < layer.outC; o++) pixel.push(`${ind}${acc(layout.offsets[layer.bias] + o)} += ${dz(k, o)};`);
+    for (let i = 0; i < layer.inC; i++) {
+      for (let o = 0; o < layer.outC; o++) pixel.push(`${ind}${acc(w + i * layer.outC + o)} += ${input(k, i)} * ${dz(k, o)};`);
+      const e = sumTerms(range(layer.outC).map((o) => `${paramRef(w + i * layer.outC + o)} * ${dz(k, o)}`));
+      if (k === 0) pixel.push(`${ind}pl${i}[t] = ${e};`);
+      else pixel.push(`${ind}let dz${k - 1}_${i} = ${synth.head[k - 1].act === 'relu' ? `select(0.0, ${e}, z${k - 1}_${i} > 0.0)` : e};`);
+    }
+  }
+  return {
+    record,
+    source: {
+      ACCUMULATORS: [...used].sort((x, y) => x - y).map((k) => `  var g${k} = 0.0;`).join('\n'),
+      DECLARE_PLANES: range(synth.levels).map((l) => `    var pl${l} = vec4f(0.0);`).join('\n'),
+      PIXEL: pixel.join('\n'),
+      STORE_PLANES: range(synth.levels).map((l) => `    dFeatures[(${u(l)} * FRAMES * HEIGHT + chunk) * ROW_VEC4S + q] = pl${l};`).join('\n'),
+      STORE: storeRecord(record.firstVec4, record.vec4s, used, (k) => `g${k}`),
+    },
+  };
+}
+
+/** The head's gradient record (its dense tensors' packed range) and chunks (image rows). */
+export function headBackwardPlan(layout: PackedParameters, synth: FusedSynthesisPlan, frames: number, height: number) {
+  return { ...packedRange(layout, synth.head.flatMap((l) => [l.weight, l.bias])), chunks: frames * height };
+}
+
+/**
+ * Backward pass of the head: from dHead (d loss / d the last dense layer's pre-activation, [pixels]
+ * vec4s) and the stored features to d loss / d features as per-level planes (latent_step's layout)
+ * and one gradient record per image row at partial[partialBase + row * record.vec4s].
+ */
+export function synthesisHeadBackward(
+  ctx: GpuContext, layout: PackedParameters, geom: LatentGeometry, synth: FusedSynthesisPlan, frames: number,
+  buffers: { dHead: GPUBuffer; features: GPUBuffer; params: GPUBuffer; dFeatures: GPUBuffer; partial: GPUBuffer }, partialBase: number,
+): GpuProgram {
+  const kernel = 'synthesisHeadBackward';
+  requirePositiveIntegers(kernel, { frames, width: geom.width, height: geom.height });
+  const pixels = frames * geom.width * geom.height;
+  checkParams(ctx, kernel, layout, buffers.params);
+  requireBufferFloats(kernel, 'dHead', buffers.dHead, pixels * 4);
+  requireBufferFloats(kernel, 'features', buffers.features, pixels * synth.featureVec4s * 4);
+  requireBufferFloats(kernel, 'dFeatures', buffers.dFeatures, featurePlaneFloats(geom, frames));
+  const { record, source } = headBackwardSource(layout, synth);
+  const chunks = frames * geom.height;
+  requireBufferFloats(kernel, 'partial', buffers.partial, (partialBase + chunks * record.vec4s) * 4);
+  const grid = invocationGrid(ctx, chunks, 32);
+  const pipeline = ctx.pipeline('synthesis_head_backward', { PARAM_VEC4S: layout.floats / 4, ...source }, 'main', {
+    WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, ROW_VEC4S: featureRowVec4s(geom.width), GRID_X: grid.gridX, PARTIAL_BASE: partialBase,
+  });
+  return ctx.dispatch(pipeline, [buffers.dHead, buffers.features, buffers.params, buffers.dFeatures, buffers.partial], grid.workgroups);
+}
