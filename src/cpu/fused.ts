@@ -189,3 +189,21 @@ export function synthesisConvBackwardCpu(
   const masked = inputRelu ? dx.map((v, i) => (input[i] > 0 ? v : 0)) : dx;
   return { dx: masked, ...conv3x3BackwardParamsCpu(conv, input, dy) };
 }
+
+/** adam_packed: the packed tensors' gradient summed from the records of each source, then Adam per tensor (its own hyper block). */
+export function adamPackedCpu(
+  layout: { offsets: number[]; sizes: number[]; floats: number },
+  sources: { firstVec4: number; vec4s: number; partialBase: number; chunks: number }[],
+  partial: Float32Array,
+  state: { param: Float32Array; m: Float32Array; v: Float32Array },
+  hyper: Float32Array[],
+): Float32Array {
+  const grad = new Float32Array(layout.floats);
+  for (const s of sources) grad.set(sumRecordsCpu(partial, s.partialBase * 4, s.chunks, s.vec4s * 4), s.firstVec4 * 4);
+  layout.offsets.forEach((offset, i) => {
+    const end = i + 1 < layout.offsets.length ? layout.offsets[i + 1] : layout.floats;
+    const slice = (a: Float32Array) => a.subarray(offset, end);
+    adamStepCpu(slice(state.param), slice(grad), slice(state.m), slice(state.v), hyper[i]);
+  });
+  return grad;
+}
