@@ -9,7 +9,9 @@ import {
 } from '../gpu/kernels/latents.ts';
 import type { ContextSpec, LatentGeometry, QuantizeSettings } from '../cpu/latents.ts';
 import { OUTPUT_CHANNELS, type ModelDescription } from './model.ts';
-import { contextSpec, modelGeometry, planModel, type ModelPlan } from './layers.ts';
+import { contextSpec, modelGeometry, packParameters, planModel, unpackParameters, type ModelPlan } from './layers.ts';
+import { FusedGroup, FusedRenderer, fusedCoverage } from './graph_fused.ts';
+import { NervError } from '../errors.ts';
 
 /** A program with the name of its kernel, so benchmarks can time a step piece by piece. */
 export interface LabeledProgram {
@@ -237,49 +239,51 @@ export class GroupGraph {
   readonly spec: ContextSpec;
   readonly plan: ModelPlan;
   readonly slots: Slot[] = [];
+  /** The network tensors: one buffer per tensor (generic), or all of them packed in one (fused, src/nn/layers.ts packedLayout). */
   readonly params: GPUBuffer[];
-  private readonly grads: GPUBuffer[];
   private readonly m: GPUBuffer[];
   private readonly v: GPUBuffer[];
   readonly tensorHyper: GPUBuffer[];
   readonly latentHyper: GPUBuffer;
   private readonly yhat: GPUBuffer;
   private readonly slope: GPUBuffer;
-  private readonly dRate: GPUBuffer;
-  private readonly latentGrad: GPUBuffer;
-  private readonly dDistortion: GPUBuffer;
   private readonly levels: GPUBuffer;
-  private readonly taps: GPUBuffer;
   private readonly quantize: GPUBuffer;
-  private readonly synthesis: SynthesisGraph;
-  private readonly arm: ArmGraph;
+  private readonly generic?: GenericParts;
+  private readonly fused?: FusedGroup;
   private previousValid = false;
-  /** Which kernels the step uses ('generic' or 'fused'). */
-  readonly composition: 'generic' | 'fused' = 'generic';
+  /** Which kernels the step uses; `fallback` says why the fused ones do not cover this model, if they do not. */
+  readonly composition: 'generic' | 'fused';
+  readonly fallback?: string;
 
   constructor(readonly ctx: GpuContext, readonly model: ModelDescription, readonly groupFrames: number, readonly slotFrames: number, options: GroupGraphOptions = {}) {
-    void options;
     this.geom = modelGeometry(model);
     this.spec = contextSpec(model);
     this.plan = planModel(model);
     const perFrame = this.geom.perFrame;
     const maxLatents = slotFrames * perFrame;
-    this.params = this.plan.tensors.map((t) => ctx.buffer(t.size, t.name));
-    this.grads = this.plan.tensors.map((t) => ctx.buffer(t.size, `${t.name}.grad`));
-    this.m = this.plan.tensors.map((t) => ctx.buffer(t.size));
-    this.v = this.plan.tensors.map((t) => ctx.buffer(t.size));
+    const kernels = options.kernels ?? 'auto';
+    const coverage = fusedCoverage(model, this.plan, ctx.device.limits.maxUniformBufferBindingSize);
+    if (kernels === 'fused' && !coverage.covered) throw new NervError('BAD_ARGUMENT', `the fused kernels do not cover this model: ${coverage.reason}`);
+    this.composition = kernels !== 'generic' && coverage.covered ? 'fused' : 'generic';
+    if (!coverage.covered) this.fallback = coverage.reason;
+    if (this.composition === 'fused' && coverage.covered) {
+      this.fused = new FusedGroup(ctx, model, this.plan, this.geom, this.spec, coverage.synthesis, slotFrames);
+      this.params = [this.fused.params];
+      this.m = [this.fused.m];
+      this.v = [this.fused.v];
+    } else {
+      this.params = this.plan.tensors.map((t) => ctx.buffer(t.size, t.name));
+      this.m = this.plan.tensors.map((t) => ctx.buffer(t.size));
+      this.v = this.plan.tensors.map((t) => ctx.buffer(t.size));
+      this.generic = new GenericParts(ctx, model, this.plan, this.spec, slotFrames, maxLatents);
+    }
     this.tensorHyper = this.plan.tensors.map(() => ctx.buffer(8, 'adam hyper'));
     this.latentHyper = ctx.buffer(8, 'latent adam hyper');
     this.yhat = ctx.buffer((groupFrames + 1) * perFrame, 'yhat');
     this.slope = ctx.buffer(maxLatents, 'quantizer slope');
-    this.dRate = ctx.buffer(maxLatents, 'd rate');
-    this.latentGrad = ctx.buffer(maxLatents, 'latent gradient');
-    this.dDistortion = ctx.buffer(maxLatents, 'd distortion');
     this.levels = levelsUniform(ctx, this.geom);
-    this.taps = tapsUniform(ctx, this.spec);
     this.quantize = ctx.buffer(4, 'quantize settings');
-    this.synthesis = new SynthesisGraph(ctx, model, this.plan, slotFrames, true);
-    this.arm = new ArmGraph(ctx, this.plan, maxLatents);
     const targetFloats = targetFloatsPerFrame(model);
     for (let first = 1; first <= groupFrames; first += slotFrames) {
       const count = Math.min(slotFrames, groupFrames + 1 - first);
@@ -314,10 +318,12 @@ export class GroupGraph {
   }
 
   setParameters(values: Float32Array[]): void {
-    values.forEach((v, i) => this.ctx.write(this.params[i], v));
+    if (this.fused) this.ctx.write(this.fused.params, packParameters(this.fused.layout, values));
+    else values.forEach((v, i) => this.ctx.write(this.params[i], v));
   }
 
   async getParameters(): Promise<Float32Array[]> {
+    if (this.fused) return unpackParameters(this.fused.layout, await this.ctx.read(this.fused.params, this.fused.layout.floats));
     return Promise.all(this.params.map((b, i) => this.ctx.read(b, this.plan.tensors[i].size).then((v) => v.slice())));
   }
 
@@ -328,10 +334,7 @@ export class GroupGraph {
   }
 
   resetOptimizer(): void {
-    this.plan.tensors.forEach((t, i) => {
-      this.ctx.write(this.m[i], new Float32Array(t.size));
-      this.ctx.write(this.v[i], new Float32Array(t.size));
-    });
+    for (const b of [...this.m, ...this.v]) this.ctx.write(b, new Float32Array(b.size / 4));
     for (const slot of this.slots) {
       const zeros = new Float32Array(slot.count * this.geom.perFrame);
       this.ctx.write(slot.m, zeros);
@@ -398,10 +401,21 @@ export class GroupGraph {
   }
 
   private build(slot: Slot, kind: StepKind): StepProgram[] {
+    if (this.fused) {
+      return this.fused.build(slot, {
+        yhat: this.yhat, slope: this.slope, quantize: this.quantize, levels: this.levels, latentHyper: this.latentHyper, tensorHyper: this.tensorHyper,
+      }, kind);
+    }
+    return this.buildGeneric(slot, kind, this.generic!);
+  }
+
+  /** One dispatch per layer and op: the reference composition, and the fallback for models the fused kernels do not cover. */
+  private buildGeneric(slot: Slot, kind: StepKind, parts: GenericParts): StepProgram[] {
     const { ctx, geom, spec, model } = this;
     const frames = slot.count;
-    const synthesis = slot.count === this.slotFrames ? this.synthesis : new SynthesisGraph(ctx, model, this.plan, frames, true);
-    const arm = slot.count === this.slotFrames ? this.arm : new ArmGraph(ctx, this.plan, frames * geom.perFrame);
+    const synthesis = slot.count === this.slotFrames ? parts.synthesis : new SynthesisGraph(ctx, model, this.plan, frames, true);
+    const arm = slot.count === this.slotFrames ? parts.arm : new ArmGraph(ctx, this.plan, frames * geom.perFrame);
+    const { grads, dRate, dDistortion, latentGrad, taps } = parts;
     const programs: StepProgram[] = [];
     const add = (stage: StepStage, ...labelled: LabeledProgram[]) => labelled.forEach((p) => programs.push({ stage, ...p }));
     add('quantize', { kernel: 'latent_quantize', program: latentQuantize(ctx, geom, frames, { y: slot.y, settings: this.quantize, slot: slot.uniform, yhat: this.yhat, slope: this.slope }) });
@@ -411,35 +425,56 @@ export class GroupGraph {
       kernel: 'colour_loss',
       program: colourLoss(ctx, { colour: model.colour, frames, width: model.width, height: model.height }, { pred: synthesis.output, target: slot.target, grad: synthesis.dOutput, stats: slot.stats }, STAT_DISTORTION),
     });
-    add('context model', { kernel: 'arm_context', program: armContext(ctx, geom, spec, frames, { latents: this.yhat, levels: this.levels, taps: this.taps, slot: slot.uniform, context: arm.context }) });
+    add('context model', { kernel: 'arm_context', program: armContext(ctx, geom, spec, frames, { latents: this.yhat, levels: this.levels, taps: taps, slot: slot.uniform, context: arm.context }) });
     add('context model', ...arm.forward(this.params));
     add('context model', {
       kernel: 'latent_rate',
       program: latentRate(ctx, geom, frames, {
-        yhat: this.yhat, mlp: arm.out, linear: arm.linear, slot: slot.uniform, rate: slot.rate, dOut: arm.dOut, dRate: this.dRate, stats: slot.stats,
+        yhat: this.yhat, mlp: arm.out, linear: arm.linear, slot: slot.uniform, rate: slot.rate, dOut: arm.dOut, dRate: dRate, stats: slot.stats,
       }, STAT_BITS),
     });
     if (kind === 'evaluate') return programs;
-    add('synthesis backward', ...synthesis.backward(this.params, this.grads));
-    add('context model', ...arm.backward(this.params, this.grads));
+    add('synthesis backward', ...synthesis.backward(this.params, grads));
+    add('context model', ...arm.backward(this.params, grads));
     this.plan.tensors.forEach((t, i) => {
-      add('adam (networks)', { kernel: 'adam', program: adamStep(ctx, { count: t.size }, { param: this.params[i], grad: this.grads[i], m: this.m[i], v: this.v[i], hyper: this.tensorHyper[i] }) });
+      add('adam (networks)', { kernel: 'adam', program: adamStep(ctx, { count: t.size }, { param: this.params[i], grad: grads[i], m: this.m[i], v: this.v[i], hyper: this.tensorHyper[i] }) });
     });
     if (kind === 'train') {
       add(
         'latent gradient',
-        { kernel: 'latent_upsample_backward', program: latentUpsampleBackward(ctx, geom, frames, { dFeatures: synthesis.dFeatures!, levels: this.levels, dLatents: this.dDistortion }) },
+        { kernel: 'latent_upsample_backward', program: latentUpsampleBackward(ctx, geom, frames, { dFeatures: synthesis.dFeatures!, levels: this.levels, dLatents: dDistortion }) },
         {
           kernel: 'latent_gradient',
           program: latentGradient(ctx, geom, spec, frames, {
-            dDistortion: this.dDistortion, dRate: this.dRate, dctxA: arm.dctxA, dctxB: arm.dctxB, slope: this.slope,
-            levels: this.levels, taps: this.taps, slot: slot.uniform, grad: this.latentGrad,
+            dDistortion: dDistortion, dRate: dRate, dctxA: arm.dctxA, dctxB: arm.dctxB, slope: this.slope,
+            levels: this.levels, taps: taps, slot: slot.uniform, grad: latentGrad,
           }),
         },
-        { kernel: 'adam (latents)', program: adamStep(ctx, { count: frames * geom.perFrame }, { param: slot.y, grad: this.latentGrad, m: slot.m, v: slot.v, hyper: this.latentHyper }) },
+        { kernel: 'adam (latents)', program: adamStep(ctx, { count: frames * geom.perFrame }, { param: slot.y, grad: latentGrad, m: slot.m, v: slot.v, hyper: this.latentHyper }) },
       );
     }
     return programs;
+  }
+}
+
+/** Buffers only the generic composition uses. */
+class GenericParts {
+  readonly grads: GPUBuffer[];
+  readonly dRate: GPUBuffer;
+  readonly latentGrad: GPUBuffer;
+  readonly dDistortion: GPUBuffer;
+  readonly taps: GPUBuffer;
+  readonly synthesis: SynthesisGraph;
+  readonly arm: ArmGraph;
+
+  constructor(ctx: GpuContext, model: ModelDescription, plan: ModelPlan, spec: ContextSpec, slotFrames: number, maxLatents: number) {
+    this.grads = plan.tensors.map((t) => ctx.buffer(t.size, `${t.name}.grad`));
+    this.dRate = ctx.buffer(maxLatents, 'd rate');
+    this.latentGrad = ctx.buffer(maxLatents, 'latent gradient');
+    this.dDistortion = ctx.buffer(maxLatents, 'd distortion');
+    this.taps = tapsUniform(ctx, spec);
+    this.synthesis = new SynthesisGraph(ctx, model, plan, slotFrames, true);
+    this.arm = new ArmGraph(ctx, plan, maxLatents);
   }
 }
 
@@ -457,42 +492,58 @@ export class SynthesisRenderer {
   private readonly latents: GPUBuffer;
   private readonly slotUniform: GPUBuffer;
   private readonly levels: GPUBuffer;
-  private readonly graph: SynthesisGraph;
+  private readonly graph?: SynthesisGraph;
+  private readonly fused?: FusedRenderer;
+  /** The network tensors: one buffer per tensor (generic kernels), or all of them packed in one (fused). */
   readonly params: GPUBuffer[];
+  readonly composition: 'generic' | 'fused';
   private programs?: GpuProgram[];
 
-  constructor(readonly ctx: GpuContext, readonly model: ModelDescription) {
+  constructor(readonly ctx: GpuContext, readonly model: ModelDescription, options: GroupGraphOptions = {}) {
     const plan = planModel(model);
     this.geom = modelGeometry(model);
     this.latents = ctx.buffer(2 * this.geom.perFrame, 'frame latents');
     // Frame 1 of a two-frame buffer: the upsampling kernel addresses frames from the slot's first.
     this.slotUniform = ctx.upload(slotWords({ first: 1, count: 1, previousValid: false }));
     this.levels = levelsUniform(ctx, this.geom);
-    this.graph = new SynthesisGraph(ctx, model, plan, 1, false);
-    this.params = plan.tensors.map((t) => ctx.buffer(t.size, t.name));
+    const coverage = fusedCoverage(model, plan, ctx.device.limits.maxUniformBufferBindingSize);
+    if (options.kernels === 'fused' && !coverage.covered) throw new NervError('BAD_ARGUMENT', `the fused kernels do not cover this model: ${coverage.reason}`);
+    if (options.kernels !== 'generic' && coverage.covered) {
+      this.composition = 'fused';
+      this.fused = new FusedRenderer(ctx, model, plan, this.geom, coverage.synthesis);
+      this.params = [this.fused.params];
+    } else {
+      this.composition = 'generic';
+      this.graph = new SynthesisGraph(ctx, model, plan, 1, false);
+      this.params = plan.tensors.map((t) => ctx.buffer(t.size, t.name));
+    }
   }
 
+  /** The colour of the last rendered frame, [H * W, 3] floats. */
   get output(): GPUBuffer {
-    return this.graph.output;
+    return this.fused ? this.fused.output : this.graph!.output;
   }
 
   setParameters(values: Float32Array[]): void {
-    values.forEach((v, i) => this.ctx.write(this.params[i], v));
+    if (this.fused) this.ctx.write(this.fused.params, packParameters(this.fused.layout, values));
+    else values.forEach((v, i) => this.ctx.write(this.params[i], v));
   }
 
   /** Runs the synthesis of one frame's latents; the result stays in `output`. */
   render(latents: Float32Array): GPUBuffer {
     this.ctx.write(this.latents, latents, this.geom.perFrame);
-    this.programs ??= [
-      latentUpsample(this.ctx, this.geom, 1, { latents: this.latents, levels: this.levels, slot: this.slotUniform, features: this.graph.features }),
-      ...this.graph.forward(this.params).map((p) => p.program),
-    ];
+    this.programs ??= this.fused
+      ? this.fused.programs(this.latents, this.slotUniform, 1)
+      : [
+        latentUpsample(this.ctx, this.geom, 1, { latents: this.latents, levels: this.levels, slot: this.slotUniform, features: this.graph!.features }),
+        ...this.graph!.forward(this.params).map((p) => p.program),
+      ];
     this.ctx.run(this.programs);
-    return this.graph.output;
+    return this.output;
   }
 
   async renderToCpu(latents: Float32Array): Promise<Float32Array> {
     this.render(latents);
-    return (await this.ctx.read(this.graph.output, this.model.width * this.model.height * OUTPUT_CHANNELS)).slice();
+    return (await this.ctx.read(this.output, this.model.width * this.model.height * OUTPUT_CHANNELS)).slice();
   }
 }
