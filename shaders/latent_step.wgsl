@@ -1,13 +1,14 @@
 // The latents' whole backward step and update, fused: for each latent of the slot, the distortion
-// gradient gathered from dFeatures through the bilinear upsampling (latent_upsample_backward's
-// rule, reading 4 pixels per vec4 from a per-level plane layout), plus its own rate and what its
+// gradient through the bilinear upsampling (latent_upsample_backward's rule, separably: the rows of
+// dFeatures come already summed along x into latent columns by synthesis_head_backward, so this
+// sums at most 2 * stride of them along y), plus its own rate and what its
 // consumers' context rows send back (dctx from arm_step; taps unrolled by
 // src/gpu/kernels/latent_step.ts), times the quantization proxy's slope, then one Adam step on the
 // latent. Replaces latent_upsample_backward, latent_gradient and the latents' adam dispatch.
 struct Level { stride: u32, width: u32, height: u32, offset: u32 }
 struct Hyper { lr: f32, beta1: f32, beta2: f32, epsilon: f32, correction1: f32, correction2: f32, weightDecay: f32, gradScale: f32 }
 
-@group(0) @binding(0) var<storage, read> dFeatures: array<vec4f>; // [LEVELS][FRAMES * HEIGHT][ROW_VEC4S]
+@group(0) @binding(0) var<storage, read> dRows: array<f32>; // per level [FRAMES * HEIGHT][level width]
 @group(0) @binding(1) var<storage, read> dctx: array<vec4f>;      // [FRAMES * PER_FRAME][DCTX_VEC4S]
 @group(0) @binding(2) var<storage, read> slope: array<f32>;
 @group(0) @binding(3) var<uniform> levels: array<Level, 12>;
@@ -21,20 +22,8 @@ override HEIGHT: u32;
 override FRAMES: u32;
 override LEVELS: u32;
 override PER_FRAME: u32;
-override ROW_VEC4S: u32;
 override DCTX_VEC4S: u32;
 override GRID_X: u32;
-
-/** Weight of latent c in the interpolation of pixels p (4 lanes) along an axis of `cells` latents at stride s. */
-fn axisWeights(p: vec4f, invStride: f32, cells: u32, c: u32) -> vec4f {
-  let last = f32(cells - 1u);
-  let g = clamp((p + 0.5) * invStride - 0.5, vec4f(0.0), vec4f(last));
-  let i0 = min(floor(g), vec4f(last));
-  let i1 = min(i0 + 1.0, vec4f(last));
-  let f = g - i0;
-  let cf = vec4f(f32(c));
-  return select(vec4f(0.0), 1.0 - f, i0 == cf) + select(vec4f(0.0), f, i1 == cf);
-}
 
 /** Pixels [lo, hi] along an axis whose interpolation gives latent c a non-zero weight (all of them at clamped edges). */
 fn window(c: u32, stride: u32, cells: u32, size: u32) -> vec2u {
@@ -45,29 +34,16 @@ fn window(c: u32, stride: u32, cells: u32, size: u32) -> vec2u {
   return vec2u(lo, hi);
 }
 
-fn distortionGradient(l: u32, j: u32, cy: u32, cx: u32) -> f32 {
-  let level = levels[l];
-  let rows = (l * FRAMES + j) * HEIGHT;
-  if (level.stride == 1u) {
-    // Each pixel reads exactly its own latent with weight 1.
-    let p = (rows + cy) * ROW_VEC4S * 4u + cx;
-    return dFeatures[p / 4u][p % 4u];
-  }
+/** Sum along y of the level's x-reduced rows, weighted as the upsampling weighs latent (cy, cx). */
+fn distortionGradient(level: Level, rowBase: u32, j: u32, cy: u32, cx: u32) -> f32 {
   let inv = 1.0 / f32(level.stride);
-  let xs = window(cx, level.stride, level.width, WIDTH);
+  let last = f32(level.height - 1u);
   let ys = window(cy, level.stride, level.height, HEIGHT);
   var sum = 0.0;
   for (var py = ys.x; py <= ys.y; py++) {
-    let wy = axisWeights(vec4f(f32(py)), inv, level.height, cy).x;
-    var row = vec4f(0.0);
-    for (var q = xs.x / 4u; q <= xs.y / 4u; q++) {
-      let p = vec4f(f32(4u * q)) + vec4f(0.0, 1.0, 2.0, 3.0);
-      // Lanes past the window (the row's padding included) weigh nothing, whatever they hold.
-      let inside = p <= vec4f(f32(xs.y));
-      let wx = select(vec4f(0.0), axisWeights(p, inv, level.width, cx), inside);
-      row += select(vec4f(0.0), wx * dFeatures[(rows + py) * ROW_VEC4S + q], inside);
-    }
-    sum += wy * (row.x + row.y + row.z + row.w);
+    // Bilinear weight of row cy at pixel row py: a tent around it, 1 where clamped at the edges.
+    let w = max(0.0, 1.0 - abs(clamp((f32(py) + 0.5) * inv - 0.5, 0.0, last) - f32(cy)));
+    sum += w * dRows[rowBase + (j * HEIGHT + py) * level.width + cx];
   }
   return sum;
 }
@@ -79,8 +55,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let j = i / PER_FRAME;
   let r = i % PER_FRAME;
   var l = 0u;
+  var rowBase = 0u;
+  var widths = 0u;
   for (var k = 1u; k < LEVELS; k++) {
-    if (levels[k].offset <= r) { l = k; }
+    widths += levels[k - 1u].width;
+    if (levels[k].offset <= r) {
+      l = k;
+      rowBase = FRAMES * HEIGHT * widths;
+    }
   }
   let level = levels[l];
   let y0 = (r - level.offset) / level.width;
@@ -95,7 +77,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let cw = i32(child.width);
   let ch = i32(child.height);
   let nextFrame = j + 1u < FRAMES;
-  var g = distortionGradient(l, j, y0, x0) + dctx[i * DCTX_VEC4S + {{OWN_VEC4}}u].{{OWN_LANE}};
+  var g = distortionGradient(level, rowBase, j, y0, x0) + dctx[i * DCTX_VEC4S + {{OWN_VEC4}}u].{{OWN_LANE}};
 {{CONSUMERS}}
   g *= slope[i];
   // Adam, as in adam.wgsl.

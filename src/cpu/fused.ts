@@ -7,7 +7,7 @@ import { activationBackwardCpu, activationForwardCpu } from './activation.ts';
 import { adamStepCpu } from './adam.ts';
 import { conv3x3BackwardInputCpu, conv3x3BackwardParamsCpu, conv3x3ForwardCpu } from './conv3x3.ts';
 import {
-  armContextBackwardCpu, armContextCpu, latentRateCpu, upsampleLatentsBackwardCpu, upsampleLatentsCpu, type ContextSpec, type LatentGeometry,
+  armContextBackwardCpu, armContextCpu, latentAxisTap, latentRateCpu, upsampleLatentsBackwardCpu, upsampleLatentsCpu, type ContextSpec, type LatentGeometry,
 } from './latents.ts';
 import { ARM_HIDDEN_MAX } from '../nn/model.ts';
 import type { ModelPlan } from '../nn/layers.ts';
@@ -94,18 +94,32 @@ export function latentStepCpu(
   return grad;
 }
 
-/** dFeatures [frames, H, W, L] in latent_step's per-level plane layout, rows padded to vec4s with `pad`. */
-export function featurePlanes(geom: LatentGeometry, frames: number, dFeatures: Float32Array, pad = 0): Float32Array {
+/**
+ * dFeatures [frames, H, W, L] summed along x through the upsampling, as synthesis_head_backward
+ * writes it: per level, [frames * H rows][level width], each latent column weighted as
+ * upsampleLatentsBackwardCpu weighs it.
+ */
+export function rowSumsCpu(geom: LatentGeometry, frames: number, dFeatures: Float32Array): Float32Array {
   const { width: W, height: H } = geom;
   const L = geom.levels.length;
-  const rowFloats = Math.ceil(W / 4) * 4;
-  const out = new Float32Array(L * frames * H * rowFloats).fill(pad);
-  for (let l = 0; l < L; l++) {
-    for (let r = 0; r < frames * H; r++) {
-      for (let x = 0; x < W; x++) out[(l * frames * H + r) * rowFloats + x] = dFeatures[(r * W + x) * L + l];
-    }
+  const bases: number[] = [];
+  let total = 0;
+  for (const level of geom.levels) {
+    bases.push(total);
+    total += frames * H * level.width;
   }
-  return out;
+  const out = new Float64Array(total);
+  geom.levels.forEach((level, l) => {
+    for (let x = 0; x < W; x++) {
+      const tap = latentAxisTap(x, level.stride, level.width);
+      for (let r = 0; r < frames * H; r++) {
+        const d = dFeatures[(r * W + x) * L + l];
+        out[bases[l] + r * level.width + tap.i0] += d * (1 - tap.f);
+        out[bases[l] + r * level.width + tap.i1] += d * tap.f;
+      }
+    }
+  });
+  return Float32Array.from(out);
 }
 
 /** [pixels, channels] as one vec4 per pixel (the fused synthesis kernels' activation layout), zero-padded. */

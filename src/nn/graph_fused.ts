@@ -7,7 +7,7 @@ import { ADAM_HYPER_FLOATS } from '../gpu/kernels/adam.ts';
 import { adamPacked } from '../gpu/kernels/adam_packed.ts';
 import { ARM_STEP_MAX_INPUTS, ARM_STEP_MAX_PARAMETERS, armStep, armStepPlan, type ArmStepPlan } from '../gpu/kernels/arm_step.ts';
 import { latentQuantize, reduceSum } from '../gpu/kernels/latents.ts';
-import { featurePlaneFloats, latentStep } from '../gpu/kernels/latent_step.ts';
+import { latentStep, rowSumLayout } from '../gpu/kernels/latent_step.ts';
 import { packedRange, type GradientSource } from '../gpu/kernels/packed.ts';
 import {
   convBackwardChunks, convLossTotal, convTiles, fusedSynthesisPlan, headBackwardPlan, synthesisConv, synthesisConvBackward, synthesisHead,
@@ -75,7 +75,7 @@ export class FusedGroup {
   private readonly dOut: GPUBuffer;
   private readonly dxs: GPUBuffer[];
   private readonly lossPartial: GPUBuffer;
-  private readonly dFeatures: GPUBuffer;
+  private readonly dRows: GPUBuffer;
   private readonly dctx: GPUBuffer;
   private readonly bits: GPUBuffer;
   private readonly partial: GPUBuffer;
@@ -95,7 +95,7 @@ export class FusedGroup {
     this.dOut = ctx.buffer(pixels * 4, 'd output');
     this.dxs = synth.convs.map(() => ctx.buffer(pixels * 4, 'd 3x3 input'));
     this.lossPartial = ctx.buffer(convTiles(maxFrames, model.width, model.height), 'loss partial sums');
-    this.dFeatures = ctx.buffer(featurePlaneFloats(geom, maxFrames), 'd features');
+    this.dRows = ctx.buffer(rowSumLayout(geom, maxFrames).floats, 'd features summed along x');
     const arm = this.armPlan(maxFrames);
     this.dctx = ctx.buffer(arm.latents * arm.dctxVec4s * 4, 'd context');
     this.bits = ctx.buffer(arm.chunks, 'bits partial sums');
@@ -164,14 +164,14 @@ export class FusedGroup {
       }, sources[r].partialBase));
     });
     add('synthesis backward', 'synthesis_head_backward', synthesisHeadBackward(ctx, layout, geom, synth, frames, {
-      dHead: this.dxs[0], features: this.features, params: this.params, dFeatures: this.dFeatures, partial: this.partial,
+      dHead: this.dxs[0], features: this.features, params: this.params, dRows: this.dRows, partial: this.partial,
     }, sources[synth.convs.length].partialBase));
     add('adam (networks)', 'adam_packed', adamPacked(ctx, layout, sources, {
       partial: this.partial, hyper: this.hyper, param: this.params, m: this.m, v: this.v, tensorHyper: shared.tensorHyper,
     }));
     if (kind === 'train') {
       add('latent gradient', 'latent_step (+ adam)', latentStep(ctx, geom, spec, frames, {
-        dFeatures: this.dFeatures, dctx: this.dctx, slope: shared.slope, levels: shared.levels, hyper: shared.latentHyper, y: slot.y, m: slot.m, v: slot.v,
+        dRows: this.dRows, dctx: this.dctx, slope: shared.slope, levels: shared.levels, hyper: shared.latentHyper, y: slot.y, m: slot.m, v: slot.v,
       }));
     }
     return programs;

@@ -1,11 +1,11 @@
-// The fused latent backward step (upsampling gradient, context gradient, slope, Adam) against its
-// CPU twin; the twin's parts are checked against finite differences in latents.test.ts.
+// The fused latent backward step (upsampling gradient along y, context gradient, slope, Adam)
+// against its CPU twin; the twin's parts are checked against finite differences in latents.test.ts.
 import test from 'ava';
 import { testContext, randomArray, maxRelativeError } from '../helpers/gpu.ts';
 import { assertClose } from '../helpers/gradcheck.ts';
 import { latentGeometry, type ContextSpec, type LatentGeometry } from '../../src/cpu/latents.ts';
-import { featurePlanes, latentStepCpu } from '../../src/cpu/fused.ts';
-import { latentStep, featurePlaneFloats } from '../../src/gpu/kernels/latent_step.ts';
+import { latentStepCpu, rowSumsCpu } from '../../src/cpu/fused.ts';
+import { latentStep, rowSumLayout } from '../../src/gpu/kernels/latent_step.ts';
 import { levelsUniform } from '../../src/gpu/kernels/latents.ts';
 import { adamHyper } from '../../src/gpu/kernels/adam.ts';
 import { latentLevels, PROFILES } from '../../src/nn/model.ts';
@@ -47,20 +47,21 @@ for (const { name, geom } of GEOMETRIES) {
         const D = T + 2;
         const DV = Math.ceil((T + 1) / 4);
         const dFeatures = randomArray(frames * geom.width * geom.height * geom.levels.length, 3);
-        const rows = randomArray(n * DV * 4, 5);
-        for (let i = 0; i < n; i++) rows.fill(NaN, i * DV * 4 + T + 1, (i + 1) * DV * 4); // padding is never read
-        const dctx = Float32Array.from({ length: n * D }, (_, e) => (e % D < T ? rows[Math.floor(e / D) * DV * 4 + (e % D)] : 0));
-        const dRate = Float32Array.from({ length: n }, (_, i) => rows[i * DV * 4 + T]);
+        const dctxRows = randomArray(n * DV * 4, 5);
+        for (let i = 0; i < n; i++) dctxRows.fill(NaN, i * DV * 4 + T + 1, (i + 1) * DV * 4); // padding is never read
+        const dctx = Float32Array.from({ length: n * D }, (_, e) => (e % D < T ? dctxRows[Math.floor(e / D) * DV * 4 + (e % D)] : 0));
+        const dRate = Float32Array.from({ length: n }, (_, i) => dctxRows[i * DV * 4 + T]);
         const slope = randomArray(n, 7, 2);
         const y = randomArray(n, 11, 4), m = randomArray(n, 13, 0.1), v = randomArray(n, 17, 0.1).map(Math.abs);
         const hyper = adamHyper({ lr: 0.05 }, 3);
         const state = { y: y.slice(), m: m.slice(), v: v.slice(), hyper };
         latentStepCpu(geom, spec, frames, { dFeatures, dctx, dRate, slope }, state);
 
-        const planes = featurePlanes(geom, frames, dFeatures, NaN); // row padding is never weighed
-        t.is(planes.length, featurePlaneFloats(geom, frames));
+        // The x-reduction is synthesis_head_backward's (tested there); this kernel finishes along y.
+        const rows = rowSumsCpu(geom, frames, dFeatures);
+        t.is(rows.length, rowSumLayout(geom, frames).floats);
         const buffers = {
-          dFeatures: ctx.upload(planes), dctx: ctx.upload(rows), slope: ctx.upload(slope), levels: levelsUniform(ctx, geom),
+          dRows: ctx.upload(rows), dctx: ctx.upload(dctxRows), slope: ctx.upload(slope), levels: levelsUniform(ctx, geom),
           hyper: ctx.upload(hyper), y: ctx.upload(y), m: ctx.upload(m), v: ctx.upload(v),
         };
         ctx.run([latentStep(ctx, geom, spec, frames, buffers)]);

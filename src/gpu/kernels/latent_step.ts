@@ -8,12 +8,18 @@ import type { ContextSpec, LatentGeometry } from '../../cpu/latents.ts';
 
 const XYZW = 'xyzw';
 
-/** vec4s per row of a dFeatures plane: rows padded to whole vec4s, so each vec4 stays inside one row. */
-export const featureRowVec4s = (width: number) => Math.ceil(width / 4);
-
-/** Floats of the per-level dFeatures planes for `frames` frames. */
-export function featurePlaneFloats(geom: LatentGeometry, frames: number): number {
-  return geom.levels.length * frames * geom.height * featureRowVec4s(geom.width) * 4;
+/**
+ * d loss / d features reduced along x through the upsampling: for each level l, [frames * H rows]
+ * [width_l latent columns] (what synthesis_head_backward writes and latent_step reduces along y).
+ */
+export function rowSumLayout(geom: LatentGeometry, frames: number): { bases: number[]; floats: number } {
+  const bases: number[] = [];
+  let at = 0;
+  for (const level of geom.levels) {
+    bases.push(at);
+    at += frames * geom.height * level.width;
+  }
+  return { bases, floats: at };
 }
 
 /** WGSL adding, for each tap, what the consumers that read this latent through it send back. */
@@ -54,8 +60,8 @@ function consumerSource(spec: ContextSpec, dctxVec4s: number): string {
 }
 
 export interface LatentStepBuffers {
-  /** d loss / d features as per-level planes [levels][frames * H][featureRowVec4s(W) vec4s]. */
-  dFeatures: GPUBuffer;
+  /** d loss / d features summed along x into latent columns (rowSumLayout). */
+  dRows: GPUBuffer;
   /** arm_step's rows: the taps' gradients, then d rate / d latent. */
   dctx: GPUBuffer;
   slope: GPUBuffer;
@@ -72,7 +78,7 @@ export function latentStep(ctx: GpuContext, geom: LatentGeometry, spec: ContextS
   requirePositiveIntegers(kernel, { frames, perFrame: geom.perFrame, width: geom.width, height: geom.height });
   const n = frames * geom.perFrame;
   const dctxVec4s = Math.ceil((spec.taps.length + 1) / 4);
-  requireBufferFloats(kernel, 'dFeatures', buffers.dFeatures, featurePlaneFloats(geom, frames));
+  requireBufferFloats(kernel, 'dRows', buffers.dRows, rowSumLayout(geom, frames).floats);
   requireBufferFloats(kernel, 'dctx', buffers.dctx, n * dctxVec4s * 4);
   for (const name of ['slope', 'y', 'm', 'v'] as const) requireBufferFloats(kernel, name, buffers[name], n);
   requireBufferFloats(kernel, 'hyper', buffers.hyper, ADAM_HYPER_FLOATS);
@@ -80,8 +86,8 @@ export function latentStep(ctx: GpuContext, geom: LatentGeometry, spec: ContextS
   const grid = invocationGrid(ctx, n);
   const pipeline = ctx.pipeline('latent_step', { OWN_VEC4: T >> 2, OWN_LANE: XYZW[T & 3], CONSUMERS: consumerSource(spec, dctxVec4s) }, 'main', {
     WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, LEVELS: geom.levels.length, PER_FRAME: geom.perFrame,
-    ROW_VEC4S: featureRowVec4s(geom.width), DCTX_VEC4S: dctxVec4s, GRID_X: grid.gridX,
+    DCTX_VEC4S: dctxVec4s, GRID_X: grid.gridX,
   });
   const b = buffers;
-  return ctx.dispatch(pipeline, [b.dFeatures, b.dctx, b.slope, b.levels, b.hyper, b.y, b.m, b.v], grid.workgroups);
+  return ctx.dispatch(pipeline, [b.dRows, b.dctx, b.slope, b.levels, b.hyper, b.y, b.m, b.v], grid.workgroups);
 }

@@ -7,7 +7,7 @@ import { NervError } from '../../errors.ts';
 import { f32Literal, requireBufferFloats, requirePositiveIntegers } from './shape-checks.ts';
 import { invocationGrid } from './activation.ts';
 import { reduceSum, targetFloatsPerFrame } from './latents.ts';
-import { featurePlaneFloats, featureRowVec4s } from './latent_step.ts';
+import { rowSumLayout } from './latent_step.ts';
 import { packedRange, paramRef, storeRecord, sumTerms } from './packed.ts';
 import type { LatentGeometry } from '../../cpu/latents.ts';
 import type { ModelPlan, PackedParameters, SynthesisLayerPlan } from '../../nn/layers.ts';
@@ -364,7 +364,7 @@ export function synthesisConvBackward(
   return ctx.dispatch(pipeline, [buffers.dy, buffers.input, buffers.params, buffers.dx, buffers.partial], grid.workgroups);
 }
 
-function headBackwardSource(layout: PackedParameters, synth: FusedSynthesisPlan) {
+function headBackwardSource(layout: PackedParameters, geom: LatentGeometry, synth: FusedSynthesisPlan, frames: number) {
   const record = packedRange(layout, synth.head.flatMap((l) => [l.weight, l.bias]));
   const used = new Set<number>();
   const acc = (k: number) => {
@@ -373,11 +373,9 @@ function headBackwardSource(layout: PackedParameters, synth: FusedSynthesisPlan)
   };
   const K = synth.head.length;
   const pixel: string[] = [];
-  const ind = '      ';
-  pixel.push(`${ind}let d = select(vec4f(0.0), dHead[p], valid);`);
-  for (let q = 0; q < synth.featureVec4s; q++) {
-    pixel.push(`${ind}let fv${q} = features[p * ${u(synth.featureVec4s)} + ${u(q)}];`);
-  }
+  const ind = '    ';
+  pixel.push(`${ind}let d = dHead[p];`);
+  for (let q = 0; q < synth.featureVec4s; q++) pixel.push(`${ind}let fv${q} = features[p * ${u(synth.featureVec4s)} + ${u(q)}];`);
   for (let l = 0; l < synth.levels; l++) pixel.push(`${ind}let f${l} = fv${l >> 2}.${XYZW[l & 3]};`);
   const input = (k: number, i: number) => (k === 0 ? `f${i}` : `h${k - 1}_${i}`);
   synth.head.forEach((layer, k) => {
@@ -392,17 +390,44 @@ function headBackwardSource(layout: PackedParameters, synth: FusedSynthesisPlan)
     for (let i = 0; i < layer.inC; i++) {
       for (let o = 0; o < layer.outC; o++) pixel.push(`${ind}${acc(w + i * layer.outC + o)} += ${input(k, i)} * ${dz(k, o)};`);
       const e = sumTerms(range(layer.outC).map((o) => `${paramRef(w + i * layer.outC + o)} * ${dz(k, o)}`));
-      if (k === 0) pixel.push(`${ind}pl${i}[t] = ${e};`);
+      if (k === 0) pixel.push(`${ind}let e${i} = ${e};`);
       else pixel.push(`${ind}let dz${k - 1}_${i} = ${synth.head[k - 1].act === 'relu' ? `select(0.0, ${e}, z${k - 1}_${i} > 0.0)` : e};`);
     }
   }
+  // Along x, pixel x weighs latent column i0 = floor(g) by 1 - f and i0 + 1 by f (g = (x + 1/2) / s
+  // - 1/2 clamped, f = g - i0); i0 grows by at most one per pixel for s >= 2, so two running sums
+  // per level suffice. Stride-1 levels read their own latent: the pixel's value is the row sum.
+  const rows = rowSumLayout(geom, frames);
+  const declare: string[] = [];
+  const stream: string[] = [];
+  const finish: string[] = [];
+  geom.levels.forEach((level, l) => {
+    const at = (col: string) => `dRows[${u(rows.bases[l])} + row * ${u(level.width)} + ${col}]`;
+    if (level.stride === 1) {
+      stream.push(`    ${at('x')} = e${l};`);
+      return;
+    }
+    declare.push(`  var col${l} = 0u; var a${l} = 0.0; var b${l} = 0.0;`);
+    stream.push(
+      `    {`,
+      `      let g = clamp((f32(x) + 0.5) * ${f32Literal(1 / level.stride)} - 0.5, 0.0, ${f32Literal(level.width - 1)});`,
+      `      let i0 = min(u32(g), ${u(level.width - 1)});`,
+      `      let f = g - f32(i0);`,
+      `      if (i0 != col${l}) { ${at(`col${l}`)} = a${l}; a${l} = b${l}; b${l} = 0.0; col${l} = i0; }`,
+      `      a${l} += (1.0 - f) * e${l};`,
+      `      b${l} += f * e${l};`,
+      `    }`,
+    );
+    finish.push(`  ${at(`col${l}`)} = a${l};`, `  if (col${l} + 1u < ${u(level.width)}) { ${at(`col${l} + 1u`)} = b${l}; }`);
+  });
   return {
     record,
     source: {
       ACCUMULATORS: [...used].sort((x, y) => x - y).map((k) => `  var g${k} = 0.0;`).join('\n'),
-      DECLARE_PLANES: range(synth.levels).map((l) => `    var pl${l} = vec4f(0.0);`).join('\n'),
       PIXEL: pixel.join('\n'),
-      STORE_PLANES: range(synth.levels).map((l) => `    dFeatures[(${u(l)} * FRAMES * HEIGHT + chunk) * ROW_VEC4S + q] = pl${l};`).join('\n'),
+      STREAM_DECLARE: declare.join('\n'),
+      STREAM: stream.join('\n'),
+      STREAM_FINISH: finish.join('\n'),
       STORE: storeRecord(record.firstVec4, record.vec4s, used, (k) => `g${k}`),
     },
   };
@@ -415,12 +440,13 @@ export function headBackwardPlan(layout: PackedParameters, synth: FusedSynthesis
 
 /**
  * Backward pass of the head: from dHead (d loss / d the last dense layer's pre-activation, [pixels]
- * vec4s) and the stored features to d loss / d features as per-level planes (latent_step's layout)
- * and one gradient record per image row at partial[partialBase + row * record.vec4s].
+ * vec4s) and the stored features to d loss / d features summed along x into latent columns
+ * (rowSumLayout, what latent_step reads) and one gradient record per image row at
+ * partial[partialBase + row * record.vec4s].
  */
 export function synthesisHeadBackward(
   ctx: GpuContext, layout: PackedParameters, geom: LatentGeometry, synth: FusedSynthesisPlan, frames: number,
-  buffers: { dHead: GPUBuffer; features: GPUBuffer; params: GPUBuffer; dFeatures: GPUBuffer; partial: GPUBuffer }, partialBase: number,
+  buffers: { dHead: GPUBuffer; features: GPUBuffer; params: GPUBuffer; dRows: GPUBuffer; partial: GPUBuffer }, partialBase: number,
 ): GpuProgram {
   const kernel = 'synthesisHeadBackward';
   requirePositiveIntegers(kernel, { frames, width: geom.width, height: geom.height });
@@ -428,13 +454,14 @@ export function synthesisHeadBackward(
   checkParams(ctx, kernel, layout, buffers.params);
   requireBufferFloats(kernel, 'dHead', buffers.dHead, pixels * 4);
   requireBufferFloats(kernel, 'features', buffers.features, pixels * synth.featureVec4s * 4);
-  requireBufferFloats(kernel, 'dFeatures', buffers.dFeatures, featurePlaneFloats(geom, frames));
-  const { record, source } = headBackwardSource(layout, synth);
+  if (synth.levels !== geom.levels.length) throw new NervError('BAD_ARGUMENT', `${kernel}: ${geom.levels.length} latent levels, the head takes ${synth.levels}`);
+  requireBufferFloats(kernel, 'dRows', buffers.dRows, rowSumLayout(geom, frames).floats);
+  const { record, source } = headBackwardSource(layout, geom, synth, frames);
   const chunks = frames * geom.height;
   requireBufferFloats(kernel, 'partial', buffers.partial, (partialBase + chunks * record.vec4s) * 4);
   const grid = invocationGrid(ctx, chunks, 32);
   const pipeline = ctx.pipeline('synthesis_head_backward', { PARAM_VEC4S: layout.floats / 4, ...source }, 'main', {
-    WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, ROW_VEC4S: featureRowVec4s(geom.width), GRID_X: grid.gridX, PARTIAL_BASE: partialBase,
+    WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, GRID_X: grid.gridX, PARTIAL_BASE: partialBase,
   });
-  return ctx.dispatch(pipeline, [buffers.dHead, buffers.features, buffers.params, buffers.dFeatures, buffers.partial], grid.workgroups);
+  return ctx.dispatch(pipeline, [buffers.dHead, buffers.features, buffers.params, buffers.dRows, buffers.partial], grid.workgroups);
 }
