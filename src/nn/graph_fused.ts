@@ -134,7 +134,7 @@ export class FusedGroup {
     const programs: FusedProgram[] = [];
     const add = (stage: FusedProgram['stage'], kernel: string, program: FusedProgram['program']) => programs.push({ stage, kernel, program });
     const training = kind !== 'evaluate';
-    add('quantize', 'latent_quantize', latentQuantize(ctx, geom, frames, { y: slot.y, settings: shared.quantize, slot: slot.uniform, yhat: shared.yhat, slope: shared.slope }));
+    add('quantize', 'latent_quantize', latentQuantize(ctx, geom, frames, { y: slot.y, settings: shared.quantize, slot: slot.uniform, yhat: shared.yhat, slope: shared.slope }, slot.first));
     const index = (layer: object) => this.plan.synthesis.indexOf(layer as never);
     add('synthesis forward', `synthesis_head (upsampling + ${synth.head.length} dense)`, synthesisHead(ctx, layout, geom, synth, frames, slot.first, {
       latents: shared.yhat, params: this.params, slot: slot.uniform, head: this.acts[0], ...(training ? { features: this.features } : {}),

@@ -418,7 +418,7 @@ export class GroupGraph {
     const { grads, dRate, dDistortion, latentGrad, taps } = parts;
     const programs: StepProgram[] = [];
     const add = (stage: StepStage, ...labelled: LabeledProgram[]) => labelled.forEach((p) => programs.push({ stage, ...p }));
-    add('quantize', { kernel: 'latent_quantize', program: latentQuantize(ctx, geom, frames, { y: slot.y, settings: this.quantize, slot: slot.uniform, yhat: this.yhat, slope: this.slope }) });
+    add('quantize', { kernel: 'latent_quantize', program: latentQuantize(ctx, geom, frames, { y: slot.y, settings: this.quantize, slot: slot.uniform, yhat: this.yhat, slope: this.slope }, slot.first) });
     add('synthesis forward', { kernel: 'latent_upsample', program: latentUpsample(ctx, geom, frames, { latents: this.yhat, levels: this.levels, slot: slot.uniform, features: synthesis.features }) });
     add('synthesis forward', ...synthesis.forward(this.params));
     add('loss', {

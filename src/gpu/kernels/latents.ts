@@ -164,16 +164,22 @@ export function latentRate(
   return { record: (pass) => { first.record(pass); second.record(pass); } };
 }
 
-/** yhat (whole buffer, slot frames written) and slope (slot-relative) from y under the `settings` uniform. */
+/**
+ * yhat (whole buffer, frames [first, first + frames) written) and slope from y (both slot-relative)
+ * under the `settings` uniform; `first` must be the slot uniform's (it sizes the check on yhat).
+ */
 export function latentQuantize(
   ctx: GpuContext,
   geom: LatentGeometry,
   frames: number,
   buffers: { y: GPUBuffer; settings: GPUBuffer; slot: GPUBuffer; yhat: GPUBuffer; slope: GPUBuffer },
+  first = 1,
 ): GpuProgram {
   const kernel = 'latentQuantize';
   const n = latentCount(kernel, geom, frames);
+  requireBufferFloats(kernel, 'y', buffers.y, n);
   requireBufferFloats(kernel, 'slope', buffers.slope, n);
+  requireBufferFloats(kernel, 'yhat', buffers.yhat, (first + frames) * geom.perFrame);
   if (buffers.y === buffers.yhat) throw new NervError('BAD_ARGUMENT', `${kernel}: y and yhat must be different buffers`);
   const grid = invocationGrid(ctx, n);
   const pipeline = ctx.pipeline('latent_quantize', {}, 'main', { PER_FRAME: geom.perFrame, GRID_X: grid.gridX });
