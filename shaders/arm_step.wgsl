@@ -92,6 +92,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     let ph = i32(parentInfo.height);
     let px = ix >> 1u;
     let py = iy >> 1u;
+    let at = iy * w + ix;
+    let pAt = py * pw + px;
     let anchor = {{ANCHOR}};
     let noPrevious = (frame == 1u) & (slot.previousValid == 0u);
 {{GATHER}}

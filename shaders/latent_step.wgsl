@@ -77,6 +77,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let cw = i32(child.width);
   let ch = i32(child.height);
   let nextFrame = j + 1u < FRAMES;
+  let iw = i32(i);
+  let selfAnchor = ((ix + iy) & 1) == 0;
   var g = distortionGradient(level, rowBase, j, y0, x0) + dctx[i * DCTX_VEC4S + {{OWN_VEC4}}u].{{OWN_LANE}};
 {{CONSUMERS}}
   g *= slope[i];

@@ -36,27 +36,32 @@ export function armStepPlan(plan: ModelPlan, layout: PackedParameters, geom: Lat
 }
 
 
+/** WGSL name fragment for a small signed offset: -1 -> m1. */
+export const offsetName = (v: number) => (v < 0 ? `m${-v}` : `${v}`);
+
 function tapSource(spec: ContextSpec): { gather: string; anchor: string } {
+  // Bounds tests shared by the taps with the same offset; non-short-circuit '&' throughout: every
+  // '&&' is a branch, and dozens of them in one loop body make SwiftShader's compiler run for
+  // minutes and take gigabytes.
   const lines: string[] = [];
+  const declared = new Set<string>();
+  const once = (name: string, line: string) => {
+    if (!declared.has(name)) lines.push(line);
+    declared.add(name);
+    return name;
+  };
   spec.taps.forEach((tap, k) => {
-    let cond: string, base: string, y: string, x: string, h: string, w: string;
-    // Non-short-circuit '&' throughout: every '&&' is a branch, and dozens of them in one loop body
-    // make SwiftShader's compiler run for minutes and take gigabytes.
-    if (tap.from === 'current') {
-      cond = spec.schedule === 'checkerboard' ? '!anchor' : 'true';
-      [base, y, x, h, w] = ['cur', 'iy', 'ix', 'h', 'w'];
-    } else if (tap.from === 'previous') {
-      cond = '!noPrevious';
-      [base, y, x, h, w] = ['prev', 'iy', 'ix', 'h', 'w'];
-    } else {
-      cond = 'hasParent';
-      [base, y, x, h, w] = ['par', 'py', 'px', 'ph', 'pw'];
-    }
+    const parent = tap.from === 'parent';
+    const [y, x, h, w, at] = parent ? ['py', 'px', 'ph', 'pw', 'pAt'] : ['iy', 'ix', 'h', 'w', 'at'];
+    const rowOk = once(`${parent ? 'p' : ''}ry${offsetName(tap.dy)}`, `    let ${parent ? 'p' : ''}ry${offsetName(tap.dy)} = u32(${y} + ${tap.dy}) < u32(${h});`);
+    const colOk = once(`${parent ? 'p' : ''}rx${offsetName(tap.dx)}`, `    let ${parent ? 'p' : ''}rx${offsetName(tap.dx)} = u32(${x} + ${tap.dx}) < u32(${w});`);
+    const cond = tap.from === 'current' ? (spec.schedule === 'checkerboard' ? '!anchor' : 'true') : tap.from === 'previous' ? '!noPrevious' : 'hasParent';
+    const base = tap.from === 'current' ? 'cur' : tap.from === 'previous' ? 'prev' : 'par';
+    const index = `${base} + u32(${at} + ${tap.dy} * ${w} + ${tap.dx})`;
     lines.push(
-      `    let ty${k} = ${y} + ${tap.dy}; let tx${k} = ${x} + ${tap.dx};`,
-      `    let ok${k} = (${cond}) & (u32(ty${k}) < u32(${h})) & (u32(tx${k}) < u32(${w}));`,
+      `    let ok${k} = (${cond}) & ${rowOk} & ${colOk};`,
       // The index is 0 (in bounds) where the tap reads nothing.
-      `    let c${k} = select(0.0, yhat[select(0u, ${base} + u32(ty${k} * ${w} + tx${k}), ok${k})], ok${k});`,
+      `    let c${k} = select(0.0, yhat[select(0u, ${index}, ok${k})], ok${k});`,
     );
   });
   const T = spec.taps.length;

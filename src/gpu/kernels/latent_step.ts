@@ -3,6 +3,7 @@
 import type { GpuContext, GpuProgram } from '../context.ts';
 import { requireBufferFloats, requirePositiveIntegers } from './shape-checks.ts';
 import { invocationGrid } from './activation.ts';
+import { offsetName } from './arm_step.ts';
 import { ADAM_HYPER_FLOATS } from './adam.ts';
 import type { ContextSpec, LatentGeometry } from '../../cpu/latents.ts';
 
@@ -25,34 +26,41 @@ export function rowSumLayout(geom: LatentGeometry, frames: number): { bases: num
 /** WGSL adding, for each tap, what the consumers that read this latent through it send back. */
 function consumerSource(spec: ContextSpec, dctxVec4s: number): string {
   const lines: string[] = [];
+  const declared = new Set<string>();
+  // Bounds tests shared by the taps with the same offset.
+  const once = (name: string, line: string) => {
+    if (!declared.has(name)) lines.push(line);
+    declared.add(name);
+    return name;
+  };
   const read = (k: number, index: string, ok: string) =>
     `  g += select(0.0, dctx[select(0u, ${index}, ${ok}) * ${dctxVec4s}u + ${k >> 2}u].${XYZW[k & 3]}, ${ok});`;
   spec.taps.forEach((tap, k) => {
     if (tap.from === 'parent') {
       // Children (2(y - dy) + ey, 2(x - dx) + ex) of the next finer level read this latent as their parent.
-      for (let e = 0; e < 4; e++) {
-        const cy = `(2 * (iy - ${tap.dy}) + ${e >> 1})`;
-        const cx = `(2 * (ix - ${tap.dx}) + ${e & 1})`;
-        lines.push(
-          `  { let ok = hasChild & (u32${cy} < u32(ch)) & (u32${cx} < u32(cw));`,
-          `  ${read(k, `childBase + u32(${cy} * cw + ${cx})`, 'ok')} }`,
-        );
+      for (let ey = 0; ey < 2; ey++) {
+        for (let ex = 0; ex < 2; ex++) {
+          const cy = `(2 * (iy - ${tap.dy}) + ${ey})`;
+          const cx = `(2 * (ix - ${tap.dx}) + ${ex})`;
+          const rowOk = once(`qy${offsetName(2 * tap.dy - ey)}`, `  let qy${offsetName(2 * tap.dy - ey)} = hasChild & (u32${cy} < u32(ch));`);
+          const colOk = once(`qx${offsetName(2 * tap.dx - ex)}`, `  let qx${offsetName(2 * tap.dx - ex)} = u32${cx} < u32(cw);`);
+          lines.push(`  { let ok = ${rowOk} & ${colOk};`, `  ${read(k, `childBase + u32(${cy} * cw + ${cx})`, 'ok')} }`);
+        }
       }
       return;
     }
     // The consumer sits at (y - dy, x - dx) of the same level, in this frame or the next.
-    const cy = `(iy - ${tap.dy})`;
-    const cx = `(ix - ${tap.dx})`;
-    const inside = `(u32${cy} < u32(h)) & (u32${cx} < u32(w))`;
-    let ok: string;
-    let index: string;
+    const rowOk = once(`cy${offsetName(tap.dy)}`, `  let cy${offsetName(tap.dy)} = u32(iy - ${tap.dy}) < u32(h);`);
+    const colOk = once(`cx${offsetName(tap.dx)}`, `  let cx${offsetName(tap.dx)} = u32(ix - ${tap.dx}) < u32(w);`);
+    let ok = `${rowOk} & ${colOk}`;
+    let index = `u32(iw - ${tap.dy} * w - ${tap.dx})`;
     if (tap.from === 'current') {
-      // Checkerboard anchors ((x + y) even) read no 'current' taps.
-      ok = spec.schedule === 'raster' ? inside : `${inside} & (((${cx} + ${cy}) & 1) == 1)`;
-      index = `u32(i32(i) - (${tap.dy}) * w - (${tap.dx}))`;
+      // Checkerboard anchors ((x + y) even) read no 'current' taps: the consumer's parity is ours
+      // shifted by dx + dy.
+      if (spec.schedule === 'checkerboard') ok += ((tap.dx + tap.dy) & 1) === 1 ? ' & selfAnchor' : ' & !selfAnchor';
     } else {
-      ok = `nextFrame & ${inside}`;
-      index = `u32(i32(i + PER_FRAME) - (${tap.dy}) * w - (${tap.dx}))`;
+      ok = `nextFrame & ${ok}`;
+      index = `u32(iw + i32(PER_FRAME) - ${tap.dy} * w - ${tap.dx})`;
     }
     lines.push(`  { let ok = ${ok};`, `  ${read(k, index, 'ok')} }`);
   });
