@@ -60,39 +60,68 @@ function denseLines(layout: PackedParameters, layer: SynthesisLayerPlan, k: numb
   return lines;
 }
 
+/** Pixels per head invocation: 4 along x (levels of stride >= 8 interpolate all 4 between the same latents). */
+const HEAD_QUAD = 4;
+
 function headForwardSource(layout: PackedParameters, geom: LatentGeometry, synth: FusedSynthesisPlan, training: boolean) {
+  const Q = HEAD_QUAD;
+  const pixels: string[] = [];
+  for (let t = 0; t < Q; t++) {
+    // Pixels past the row's end are computed at its last pixel and not stored.
+    pixels.push(`  let x${t} = min((quad % QUADS_X) * ${u(Q)} + ${u(t)}, WIDTH - 1u); let valid${t} = (quad % QUADS_X) * ${u(Q)} + ${u(t)} < WIDTH;`);
+    pixels.push(`  let fx${t} = f32(x${t}) + 0.5; let p${t} = row * WIDTH + x${t};`);
+  }
   const upsample: string[] = [];
   geom.levels.forEach((level, l) => {
     if (level.stride === 1) {
       // g = x exactly and the second tap weighs 0: the pixel's own latent.
-      upsample.push(`  let f${l} = latents[base + ${u(level.offset)} + y * ${u(level.width)} + x];`);
+      for (let t = 0; t < Q; t++) upsample.push(`  let f${l}_${t} = latents[base + ${u(level.offset)} + y * ${u(level.width)} + x${t}];`);
       return;
     }
     const inv = f32Literal(1 / level.stride);
-    for (const [axis, size] of [['x', level.width], ['y', level.height]] as const) {
+    const last = level.width - 1;
+    upsample.push(
+      `  let gy${l} = clamp(fy * ${inv} - 0.5, 0.0, ${f32Literal(level.height - 1)});`,
+      `  let y0_${l} = min(u32(gy${l}), ${u(level.height - 1)}); let y1_${l} = min(y0_${l} + 1u, ${u(level.height - 1)});`,
+      `  let ty${l} = gy${l} - f32(y0_${l});`,
+      `  let r0_${l} = base + ${u(level.offset)} + y0_${l} * ${u(level.width)}; let r1_${l} = base + ${u(level.offset)} + y1_${l} * ${u(level.width)};`,
+    );
+    for (let t = 0; t < Q; t++) upsample.push(`  let gx${l}_${t} = clamp(fx${t} * ${inv} - 0.5, 0.0, ${f32Literal(last)});`);
+    // Column boundaries fall at multiples of stride / 2, so for strides >= 8 no quad straddles one.
+    const shared = level.stride >= 2 * Q;
+    for (let t = 0; t < Q; t++) {
+      const c = shared ? 0 : t;
+      if (!shared || t === 0) {
+        upsample.push(
+          `  let x0_${l}_${c} = min(u32(gx${l}_${c}), ${u(last)}); let x1_${l}_${c} = min(x0_${l}_${c} + 1u, ${u(last)});`,
+          `  let a${l}_${c} = latents[r0_${l} + x0_${l}_${c}]; let b${l}_${c} = latents[r0_${l} + x1_${l}_${c}];`,
+          `  let c${l}_${c} = latents[r1_${l} + x0_${l}_${c}]; let d${l}_${c} = latents[r1_${l} + x1_${l}_${c}];`,
+        );
+      }
       upsample.push(
-        `  let g${axis}${l} = clamp(f${axis} * ${inv} - 0.5, 0.0, ${f32Literal(size - 1)});`,
-        `  let ${axis}0_${l} = min(u32(g${axis}${l}), ${u(size - 1)}); let ${axis}1_${l} = min(${axis}0_${l} + 1u, ${u(size - 1)});`,
-        `  let t${axis}${l} = g${axis}${l} - f32(${axis}0_${l});`,
+        `  let tx${l}_${t} = gx${l}_${t} - f32(x0_${l}_${c});`,
+        `  let top${l}_${t} = a${l}_${c} + tx${l}_${t} * (b${l}_${c} - a${l}_${c}); let bottom${l}_${t} = c${l}_${c} + tx${l}_${t} * (d${l}_${c} - c${l}_${c});`,
+        `  let f${l}_${t} = top${l}_${t} + ty${l} * (bottom${l}_${t} - top${l}_${t});`,
       );
     }
-    upsample.push(
-      `  let r0_${l} = base + ${u(level.offset)} + y0_${l} * ${u(level.width)}; let r1_${l} = base + ${u(level.offset)} + y1_${l} * ${u(level.width)};`,
-      `  let a${l} = latents[r0_${l} + x0_${l}]; let top${l} = a${l} + tx${l} * (latents[r0_${l} + x1_${l}] - a${l});`,
-      `  let c${l} = latents[r1_${l} + x0_${l}]; let bottom${l} = c${l} + tx${l} * (latents[r1_${l} + x1_${l}] - c${l});`,
-      `  let f${l} = top${l} + ty${l} * (bottom${l} - top${l});`,
-    );
   });
   const layers: string[] = [];
-  synth.head.forEach((layer, k) => layers.push(...denseLines(layout, layer, k, (i) => (k === 0 ? `f${i}` : `h${k - 1}_${i}`), '  ')));
   const last = synth.head.length - 1;
-  layers.push(`  head[p] = ${vecOf(range(synth.head[last].outC).map((o) => `h${last}_${o}`))};`);
-  if (training) {
-    for (let q = 0; q < synth.featureVec4s; q++) {
-      layers.push(`  features[p * ${u(synth.featureVec4s)} + ${u(q)}] = ${vecOf(range(4).filter((c) => 4 * q + c < synth.levels).map((c) => `f${4 * q + c}`))};`);
+  for (let t = 0; t < Q; t++) {
+    const rename = (line: string) => line.replace(/\b([zh]\d+_\d+)\b/g, `$1_${t}`);
+    synth.head.forEach((layer, k) => {
+      layers.push(...denseLines(layout, layer, k, (i) => (k === 0 ? `f${i}_${t}` : `h${k - 1}_${i}_${t}`), '  ').map(rename));
+    });
+    const stores = [`head[p${t}] = ${vecOf(range(synth.head[last].outC).map((o) => `h${last}_${o}_${t}`))};`];
+    if (training) {
+      for (let q = 0; q < synth.featureVec4s; q++) {
+        stores.push(`features[p${t} * ${u(synth.featureVec4s)} + ${u(q)}] = ${vecOf(range(4).filter((c) => 4 * q + c < synth.levels).map((c) => `f${4 * q + c}_${t}`))};`);
+      }
     }
+    layers.push(`  if (valid${t}) { ${stores.join(' ')} }`);
   }
   return {
+    PIXELS: pixels.join('\n'),
     UPSAMPLE: upsample.join('\n'),
     LAYERS: layers.join('\n'),
     FEATURE_BINDING: training ? '@group(0) @binding(4) var<storage, read_write> features: array<vec4f>;' : '',
@@ -120,9 +149,10 @@ export function synthesisHead(
   requireBufferFloats(kernel, 'latents', buffers.latents, (first + frames) * geom.perFrame);
   requireBufferFloats(kernel, 'head', buffers.head, pixels * 4);
   if (buffers.features) requireBufferFloats(kernel, 'features', buffers.features, pixels * synth.featureVec4s * 4);
-  const grid = invocationGrid(ctx, pixels);
+  const quadsX = Math.ceil(geom.width / HEAD_QUAD);
+  const grid = invocationGrid(ctx, frames * geom.height * quadsX);
   const pipeline = ctx.pipeline('synthesis_head', { PARAM_VEC4S: layout.floats / 4, ...headForwardSource(layout, geom, synth, !!buffers.features) }, 'main', {
-    WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, PER_FRAME: geom.perFrame, GRID_X: grid.gridX,
+    WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, PER_FRAME: geom.perFrame, QUADS_X: quadsX, GRID_X: grid.gridX,
   });
   const bound = [buffers.latents, buffers.params, buffers.slot, buffers.head, ...(buffers.features ? [buffers.features] : [])];
   return ctx.dispatch(pipeline, bound, grid.workgroups);
