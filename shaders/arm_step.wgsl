@@ -72,7 +72,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var k = 1u; k < LEVELS; k++) {
     if (levels[k].offset <= r) { l = k; }
   }
+  // Level tables read once per chunk and per level change (a uniform array indexed per lane is slow).
   var info = levels[l];
+  var parentInfo = levels[min(l + 1u, LEVELS - 1u)];
   var x = (r - info.offset) % info.width;
   var y = (r - info.offset) / info.width;
   var bits = 0.0;
@@ -80,7 +82,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var i = begin; i < end; i++) {
     let frame = slot.first + j;
     let hasParent = l + 1u < LEVELS;
-    let parentInfo = levels[min(l + 1u, LEVELS - 1u)];
     let cur = frame * PER_FRAME + info.offset;
     let prev = (frame - 1u) * PER_FRAME + info.offset;
     let par = frame * PER_FRAME + parentInfo.offset;
@@ -113,6 +114,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
           j++;
         }
         info = levels[l];
+        parentInfo = levels[min(l + 1u, LEVELS - 1u)];
       }
     }
   }

@@ -171,7 +171,7 @@ export class FusedGroup {
     }));
     if (kind === 'train') {
       add('latent gradient', 'latent_step (+ adam)', latentStep(ctx, geom, spec, frames, {
-        dRows: this.dRows, dctx: this.dctx, slope: shared.slope, levels: shared.levels, hyper: shared.latentHyper, y: slot.y, m: slot.m, v: slot.v,
+        dRows: this.dRows, dctx: this.dctx, slope: shared.slope, hyper: shared.latentHyper, y: slot.y, m: slot.m, v: slot.v,
       }));
     }
     return programs;

@@ -6,7 +6,6 @@ import { assertClose } from '../helpers/gradcheck.ts';
 import { latentGeometry, type ContextSpec, type LatentGeometry } from '../../src/cpu/latents.ts';
 import { latentStepCpu, rowSumsCpu } from '../../src/cpu/fused.ts';
 import { latentStep, rowSumLayout } from '../../src/gpu/kernels/latent_step.ts';
-import { levelsUniform } from '../../src/gpu/kernels/latents.ts';
 import { adamHyper } from '../../src/gpu/kernels/adam.ts';
 import { latentLevels, PROFILES } from '../../src/nn/model.ts';
 
@@ -61,7 +60,7 @@ for (const { name, geom } of GEOMETRIES) {
         const rows = rowSumsCpu(geom, frames, dFeatures);
         t.is(rows.length, rowSumLayout(geom, frames).floats);
         const buffers = {
-          dRows: ctx.upload(rows), dctx: ctx.upload(dctxRows), slope: ctx.upload(slope), levels: levelsUniform(ctx, geom),
+          dRows: ctx.upload(rows), dctx: ctx.upload(dctxRows), slope: ctx.upload(slope),
           hyper: ctx.upload(hyper), y: ctx.upload(y), m: ctx.upload(m), v: ctx.upload(v),
         };
         ctx.run([latentStep(ctx, geom, spec, frames, buffers)]);

@@ -67,13 +67,38 @@ function consumerSource(spec: ContextSpec, dctxVec4s: number): string {
   return lines.join('\n');
 }
 
+/**
+ * WGSL picking, for frame-relative latent index `r`, its level `l` and that level's stride, size,
+ * offset and x-reduced row base (lStride, lWidth, lHeight, lOffset, rowBase) and the next finer
+ * level's size and offset (cWidth, cHeight, cOffset): select chains on constants.
+ */
+function levelSource(geom: LatentGeometry, frames: number): string {
+  const rows = rowSumLayout(geom, frames);
+  const L = geom.levels;
+  const lines = L.slice(1).map((level, k) => `  let above${k + 1} = r >= ${level.offset}u;`);
+  const pick = (name: string, value: (l: number) => number) => {
+    let expr = `${value(0)}u`;
+    for (let l = 1; l < L.length; l++) expr = `select(${expr}, ${value(l)}u, above${l})`;
+    lines.push(`  let ${name} = ${expr};`);
+  };
+  pick('l', (l) => l);
+  pick('lStride', (l) => L[l].stride);
+  pick('lWidth', (l) => L[l].width);
+  pick('lHeight', (l) => L[l].height);
+  pick('lOffset', (l) => L[l].offset);
+  pick('rowBase', (l) => rows.bases[l]);
+  pick('cWidth', (l) => L[Math.max(0, l - 1)].width);
+  pick('cHeight', (l) => L[Math.max(0, l - 1)].height);
+  pick('cOffset', (l) => L[Math.max(0, l - 1)].offset);
+  return lines.join('\n');
+}
+
 export interface LatentStepBuffers {
   /** d loss / d features summed along x into latent columns (rowSumLayout). */
   dRows: GPUBuffer;
   /** arm_step's rows: the taps' gradients, then d rate / d latent. */
   dctx: GPUBuffer;
   slope: GPUBuffer;
-  levels: GPUBuffer;
   hyper: GPUBuffer;
   /** The slot's float latents and their Adam moments (slot-relative). */
   y: GPUBuffer;
@@ -92,10 +117,12 @@ export function latentStep(ctx: GpuContext, geom: LatentGeometry, spec: ContextS
   requireBufferFloats(kernel, 'hyper', buffers.hyper, ADAM_HYPER_FLOATS);
   const T = spec.taps.length;
   const grid = invocationGrid(ctx, n);
-  const pipeline = ctx.pipeline('latent_step', { OWN_VEC4: T >> 2, OWN_LANE: XYZW[T & 3], CONSUMERS: consumerSource(spec, dctxVec4s) }, 'main', {
-    WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, LEVELS: geom.levels.length, PER_FRAME: geom.perFrame,
+  const pipeline = ctx.pipeline('latent_step', {
+    OWN_VEC4: T >> 2, OWN_LANE: XYZW[T & 3], CONSUMERS: consumerSource(spec, dctxVec4s), LEVEL: levelSource(geom, frames),
+  }, 'main', {
+    WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, PER_FRAME: geom.perFrame,
     DCTX_VEC4S: dctxVec4s, GRID_X: grid.gridX,
   });
   const b = buffers;
-  return ctx.dispatch(pipeline, [b.dRows, b.dctx, b.slope, b.levels, b.hyper, b.y, b.m, b.v], grid.workgroups);
+  return ctx.dispatch(pipeline, [b.dRows, b.dctx, b.slope, b.hyper, b.y, b.m, b.v], grid.workgroups);
 }
