@@ -122,14 +122,6 @@ export function rowSumsCpu(geom: LatentGeometry, frames: number, dFeatures: Floa
   return Float32Array.from(out);
 }
 
-/** [pixels, channels] as one vec4 per pixel (the fused synthesis kernels' activation layout), zero-padded. */
-export function toVec4Pixels(values: Float32Array, channels: number): Float32Array {
-  const pixels = values.length / channels;
-  const out = new Float32Array(pixels * 4);
-  for (let p = 0; p < pixels; p++) for (let c = 0; c < channels; c++) out[4 * p + c] = values[p * channels + c];
-  return out;
-}
-
 /** The first `channels` of each vec4 of a vec4-per-pixel layout. */
 export function fromVec4Pixels(values: Float32Array, channels: number): Float32Array {
   const pixels = values.length / 4;

@@ -2,7 +2,8 @@
 // head and narrow 3x3 layers with the loss fused into the last, the whole context model in one
 // kernel, their backward passes writing gradient records, one Adam dispatch for every network
 // tensor and one for the latents. GroupGraph (graph_gpu.ts) uses it where fusedCoverage allows.
-import type { GpuContext, GpuProgram } from '../gpu/context.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import type { StepKind, StepProgram } from './graph_gpu.ts';
 import { ADAM_HYPER_FLOATS } from '../gpu/kernels/adam.ts';
 import { adamPacked } from '../gpu/kernels/adam_packed.ts';
 import { ARM_STEP_MAX_INPUTS, ARM_STEP_MAX_PARAMETERS, armStep, armStepPlan, type ArmStepPlan } from '../gpu/kernels/arm_step.ts';
@@ -15,7 +16,7 @@ import {
 } from '../gpu/kernels/synthesis_fused.ts';
 import type { ContextSpec, LatentGeometry } from '../cpu/latents.ts';
 import type { ModelDescription } from './model.ts';
-import { packedLayout, type ModelPlan, type PackedParameters } from './layers.ts';
+import { packedLayout, type ModelPlan, type PackedParameters, type SynthesisLayerPlan } from './layers.ts';
 
 /** Whether the fused kernels cover a model, and if not, why (GroupGraph then uses the generic ones). */
 export function fusedCoverage(model: ModelDescription, plan: ModelPlan, maxUniformBytes = 65536): { covered: true; synthesis: FusedSynthesisPlan } | { covered: false; reason: string } {
@@ -52,12 +53,6 @@ export interface GroupBuffers {
   tensorHyper: GPUBuffer[];
 }
 
-export type FusedKind = 'train' | 'train-networks' | 'evaluate';
-export interface FusedProgram {
-  stage: 'quantize' | 'synthesis forward' | 'loss' | 'context model' | 'synthesis backward' | 'latent gradient' | 'adam (networks)';
-  kernel: string;
-  program: GpuProgram;
-}
 
 const STAT_DISTORTION = 0;
 const STAT_BITS = 1;
@@ -127,15 +122,15 @@ export class FusedGroup {
   }
 
   /** The step's dispatches for one slot. */
-  build(slot: SlotBuffers, shared: GroupBuffers, kind: FusedKind): FusedProgram[] {
+  build(slot: SlotBuffers, shared: GroupBuffers, kind: StepKind): StepProgram[] {
     const { ctx, model, geom, spec, synth, layout } = this;
     const frames = slot.count;
     const shape = { frames, width: model.width, height: model.height };
-    const programs: FusedProgram[] = [];
-    const add = (stage: FusedProgram['stage'], kernel: string, program: FusedProgram['program']) => programs.push({ stage, kernel, program });
+    const programs: StepProgram[] = [];
+    const add = (stage: StepProgram['stage'], kernel: string, program: StepProgram['program']) => programs.push({ stage, kernel, program });
     const training = kind !== 'evaluate';
     add('quantize', 'latent_quantize', latentQuantize(ctx, geom, frames, { y: slot.y, settings: shared.quantize, slot: slot.uniform, yhat: shared.yhat, slope: shared.slope }, slot.first));
-    const index = (layer: object) => this.plan.synthesis.indexOf(layer as never);
+    const index = (layer: SynthesisLayerPlan) => this.plan.synthesis.indexOf(layer);
     add('synthesis forward', `synthesis_head (upsampling + ${synth.head.length} dense)`, synthesisHead(ctx, layout, geom, synth, frames, slot.first, {
       latents: shared.yhat, params: this.params, slot: slot.uniform, head: this.acts[0], ...(training ? { features: this.features } : {}),
     }));

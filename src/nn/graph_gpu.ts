@@ -232,7 +232,9 @@ const STAT_BITS = 1;
  * Training graph of one group: latents for `groupFrames` frames (frame 0 of the yhat buffer holds
  * the previous group's last frame, the context of frame 1), cut into slots of at most
  * `slotFrames` frames, each trained by its own static list of dispatches; the network tensors are
- * shared. Everything stays on the GPU; the CPU reads back [distortion, bits] when it asks.
+ * shared. Everything stays on the GPU; the CPU reads back [distortion, bits] when it asks. The
+ * step runs the fused kernels (graph_fused.ts, about a dozen dispatches) where they cover the
+ * model, else the generic ones (a dispatch per layer and op); both compute the same step.
  */
 export class GroupGraph {
   readonly geom: LatentGeometry;
