@@ -27,37 +27,7 @@ override LOG_SCALE_SHIFT: f32;
 override LOG_SCALE_MIN: f32;
 override LOG_SCALE_MAX: f32;
 
-const FLOOR: f32 = 1.52587890625e-05; // 2^-16
-const LN2: f32 = 0.6931471805599453;
-
-/** (bits, d bits / d latent, d bits / d log-scale, 0) of latent x under Laplace(mu, exp(rawLog)): latent_rate.wgsl's rule. */
-fn laplaceRate(x: f32, mu: f32, rawLog: f32) -> vec3f {
-  let inside = (rawLog > LOG_SCALE_MIN) & (rawLog < LOG_SCALE_MAX);
-  let b = exp(clamp(rawLog, LOG_SCALE_MIN, LOG_SCALE_MAX));
-  let r = x - mu;
-  let a = abs(r);
-  var p: f32;
-  var dPdr: f32;
-  var dPdb: f32;
-  if (a >= 0.5) {
-    let decay = exp(-1.0 / b);
-    p = 0.5 * exp(-(a - 0.5) / b) * (1.0 - decay);
-    dPdr = -sign(r) / b * p;
-    dPdb = ((a - 0.5) / (b * b) - decay / (b * b * (1.0 - decay))) * p;
-  } else {
-    let upper = 0.5 * exp(-(0.5 - r) / b);
-    let lower = 0.5 * exp(-(0.5 + r) / b);
-    p = 1.0 - upper - lower;
-    dPdr = (lower - upper) / b;
-    dPdb = -(upper * (0.5 - r) + lower * (0.5 + r)) / (b * b);
-  }
-  var out = vec3f(16.0, 0.0, 0.0);
-  if (p > FLOOR) {
-    let dBits = -1.0 / (p * LN2);
-    out = vec3f(-log2(p), dBits * dPdr, select(0.0, dBits * dPdb * b, inside));
-  }
-  return out;
-}
+{{LAPLACE_RATE}}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {

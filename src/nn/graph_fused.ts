@@ -30,16 +30,20 @@ export function fusedCoverage(model: ModelDescription, plan: ModelPlan, maxUnifo
   return { covered: true, synthesis };
 }
 
-/** Buffers of one slot that the graph owns (the fused step reads and writes them). */
+/** Buffers of one slot of GroupGraph: frames [first, first + count) of the group. */
 export interface SlotBuffers {
   first: number;
   count: number;
+  /** slotWords: first, count, previous frame valid. */
   uniform: GPUBuffer;
+  /** The slot's float latents (what Adam optimises) and Adam's moments for them. */
   y: GPUBuffer;
   m: GPUBuffer;
   v: GPUBuffer;
   target: GPUBuffer;
+  /** lambda / (the slot's pixels): the rate term's weight. */
   rate: GPUBuffer;
+  /** [distortion, bits] of the slot's latest step. */
   stats: GPUBuffer;
 }
 

@@ -10,7 +10,7 @@ import {
 import type { ContextSpec, LatentGeometry, QuantizeSettings } from '../cpu/latents.ts';
 import { OUTPUT_CHANNELS, type ModelDescription } from './model.ts';
 import { contextSpec, modelGeometry, packParameters, planModel, unpackParameters, type ModelPlan } from './layers.ts';
-import { FusedGroup, FusedRenderer, fusedCoverage } from './graph_fused.ts';
+import { FusedGroup, FusedRenderer, fusedCoverage, type SlotBuffers } from './graph_fused.ts';
 import { NervError } from '../errors.ts';
 
 /** A program with the name of its kernel, so benchmarks can time a step piece by piece. */
@@ -208,19 +208,7 @@ export class ArmGraph {
 
 export type TrainMode = QuantizeSettings['mode'];
 
-interface Slot {
-  first: number;
-  count: number;
-  uniform: GPUBuffer;
-  /** The slot's float latents (what Adam optimises) and Adam's moments for them. */
-  y: GPUBuffer;
-  m: GPUBuffer;
-  v: GPUBuffer;
-  target: GPUBuffer;
-  /** lambda / (the slot's pixels): the rate term's weight. */
-  rate: GPUBuffer;
-  /** [distortion, bits] of the slot's latest step. */
-  stats: GPUBuffer;
+interface Slot extends SlotBuffers {
   programs: Map<string, StepProgram[]>;
 }
 

@@ -6,9 +6,10 @@ import { NervError } from '../../errors.ts';
 import { requireBufferFloats, requirePositiveIntegers } from './shape-checks.ts';
 import { invocationGrid } from './activation.ts';
 import { LOG_SCALE_MAX, LOG_SCALE_MIN, type ContextSpec, type LatentGeometry } from '../../cpu/latents.ts';
+import { laplaceRateSource } from './latents.ts';
 import { ARM_HIDDEN_MAX, ARM_LOG_SCALE_SHIFT } from '../../nn/model.ts';
 import type { ModelPlan, PackedParameters } from '../../nn/layers.ts';
-import { packedRange, paramRef, storeRecord, sumTerms as sum } from './packed.ts';
+import { declareOnce, gradientAccumulators, packedRange, paramRef, sumTerms as sum } from './packed.ts';
 
 /** Latents per invocation: enough that the partial gradient records stay few, enough invocations to fill both cores. */
 export const ARM_CHUNK = 128;
@@ -44,12 +45,7 @@ function tapSource(spec: ContextSpec): { gather: string; anchor: string } {
   // '&&' is a branch, and dozens of them in one loop body make SwiftShader's compiler run for
   // minutes and take gigabytes.
   const lines: string[] = [];
-  const declared = new Set<string>();
-  const once = (name: string, line: string) => {
-    if (!declared.has(name)) lines.push(line);
-    declared.add(name);
-    return name;
-  };
+  const once = declareOnce(lines);
   spec.taps.forEach((tap, k) => {
     const parent = tap.from === 'parent';
     const [y, x, h, w, at] = parent ? ['py', 'px', 'ph', 'pw', 'pAt'] : ['iy', 'ix', 'h', 'w', 'at'];
@@ -102,11 +98,7 @@ export function armStepSource(plan: ModelPlan, layout: PackedParameters, spec: C
       '@group(0) @binding(6) var<storage, read_write> dctx: array<vec4f>;',
       '@group(0) @binding(7) var<storage, read_write> partial: array<vec4f>;',
     );
-    const used = new Set<number>();
-    const acc = (k: number) => {
-      used.add(k);
-      return `g${k}`;
-    };
+    const { acc, declare, store: storeAccumulators } = gradientAccumulators();
     backward.push('    let d0 = -rated.y * rate.scale;', '    let d1 = rated.z * rate.scale;');
     // Linear path: d out is shared with the MLP's output layer.
     for (let i = 0; i < D; i++) {
@@ -131,8 +123,8 @@ export function armStepSource(plan: ModelPlan, layout: PackedParameters, spec: C
     const DV = Math.ceil((T + 1) / 4);
     while (row.length < 4 * DV) row.push('0.0');
     for (let q = 0; q < DV; q++) backward.push(`    dctx[i * ${DV}u + ${q}u] = vec4f(${row.slice(4 * q, 4 * q + 4).join(', ')});`);
-    for (const k of [...used].sort((a, b) => a - b)) accumulators.push(`  var g${k} = 0.0;`);
-    store.push(storeRecord(firstVec4, recordVec4s, used, (k) => `g${k}`));
+    accumulators.push(declare());
+    store.push(storeAccumulators({ firstVec4, vec4s: recordVec4s }));
   }
   return {
     ANCHOR: anchor,
@@ -197,6 +189,6 @@ export function armStep(
     LOG_SCALE_SHIFT: ARM_LOG_SCALE_SHIFT, LOG_SCALE_MIN, LOG_SCALE_MAX,
   };
   if (train) constants.PARTIAL_BASE = partialBase;
-  const pipeline = ctx.pipeline('arm_step', { PARAM_VEC4S: layout.floats / 4, ...source }, 'main', constants);
+  const pipeline = ctx.pipeline('arm_step', { PARAM_VEC4S: layout.floats / 4, LAPLACE_RATE: laplaceRateSource(), ...source }, 'main', constants);
   return ctx.dispatch(pipeline, bound, grid.workgroups);
 }

@@ -4,6 +4,7 @@ import type { GpuContext, GpuProgram } from '../context.ts';
 import { requireBufferFloats, requirePositiveIntegers } from './shape-checks.ts';
 import { invocationGrid } from './activation.ts';
 import { offsetName } from './arm_step.ts';
+import { declareOnce } from './packed.ts';
 import { ADAM_HYPER_FLOATS } from './adam.ts';
 import type { ContextSpec, LatentGeometry } from '../../cpu/latents.ts';
 
@@ -26,13 +27,8 @@ export function rowSumLayout(geom: LatentGeometry, frames: number): { bases: num
 /** WGSL adding, for each tap, what the consumers that read this latent through it send back. */
 function consumerSource(spec: ContextSpec, dctxVec4s: number): string {
   const lines: string[] = [];
-  const declared = new Set<string>();
   // Bounds tests shared by the taps with the same offset.
-  const once = (name: string, line: string) => {
-    if (!declared.has(name)) lines.push(line);
-    declared.add(name);
-    return name;
-  };
+  const once = declareOnce(lines);
   const read = (k: number, index: string, ok: string) =>
     `  g += select(0.0, dctx[select(0u, ${index}, ${ok}) * ${dctxVec4s}u + ${k >> 2}u].${XYZW[k & 3]}, ${ok});`;
   spec.taps.forEach((tap, k) => {

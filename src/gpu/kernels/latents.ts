@@ -1,6 +1,6 @@
 // Programs for the latent ops (shaders/latent_*.wgsl, arm_context.wgsl, colour_loss.wgsl,
 // reduce_sum.wgsl); their CPU twins are in src/cpu/latents.ts.
-import type { GpuContext, GpuProgram } from '../context.ts';
+import { specializeShader, type GpuContext, type GpuProgram } from '../context.ts';
 import { NervError } from '../../errors.ts';
 import { requireBufferFloats, requirePositiveIntegers } from './shape-checks.ts';
 import { invocationGrid } from './activation.ts';
@@ -132,6 +132,11 @@ export function latentGradient(
   return ctx.dispatch(pipeline, [b.dDistortion, b.dRate, b.dctxA, b.dctxB, b.slope, b.levels, b.taps, b.slot, b.grad], grid.workgroups);
 }
 
+/** WGSL of laplaceRate(x, mu, rawLog) -> (bits, d bits / d x, d bits / d log-scale): shaders/laplace_rate.wgsl. */
+export function laplaceRateSource(): string {
+  return specializeShader('laplace_rate', {});
+}
+
 /** Latents per rate invocation: enough that the single-thread final sum stays short. */
 const RATE_CHUNK = 16;
 
@@ -154,7 +159,7 @@ export function latentRate(
   const partials = Math.ceil(n / RATE_CHUNK);
   const partial = ctx.buffer(partials, 'rate partial sums');
   const grid = invocationGrid(ctx, partials);
-  const pipeline = ctx.pipeline('latent_rate', {}, 'main', {
+  const pipeline = ctx.pipeline('latent_rate', { LAPLACE_RATE: laplaceRateSource() }, 'main', {
     PER_FRAME: geom.perFrame, CHUNK: RATE_CHUNK, PARTIALS: partials, GRID_X: grid.gridX,
     LOG_SCALE_SHIFT: ARM_LOG_SCALE_SHIFT, LOG_SCALE_MIN, LOG_SCALE_MAX,
   });

@@ -40,3 +40,28 @@ export function packedRange(layout: { offsets: number[]; sizes: number[] }, tens
   if (covered !== end - first) throw new Error('tensors are not contiguous in the packed layout');
   return { firstVec4: first / 4, vec4s: (end - first) / 4 };
 }
+
+/** Per-element gradient accumulators `g{k}` (k: packed parameter index) of a fused backward kernel. */
+export function gradientAccumulators() {
+  const used = new Set<number>();
+  return {
+    /** The accumulator of packed parameter k. */
+    acc: (k: number) => {
+      used.add(k);
+      return `g${k}`;
+    },
+    declare: () => [...used].sort((a, b) => a - b).map((k) => `  var g${k} = 0.0;`).join('\n'),
+    /** Stores them as one record of the packed range (zeros where no accumulator exists). */
+    store: (range: { firstVec4: number; vec4s: number }) => storeRecord(range.firstVec4, range.vec4s, used, (k) => `g${k}`),
+  };
+}
+
+/** Emits `line` the first time `name` is asked for (values shared by several unrolled taps), and returns the name. */
+export function declareOnce(lines: string[]) {
+  const declared = new Set<string>();
+  return (name: string, line: string) => {
+    if (!declared.has(name)) lines.push(line);
+    declared.add(name);
+    return name;
+  };
+}

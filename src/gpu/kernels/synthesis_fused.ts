@@ -8,7 +8,7 @@ import { f32Literal, requireBufferFloats, requirePositiveIntegers } from './shap
 import { invocationGrid } from './activation.ts';
 import { reduceSum, targetFloatsPerFrame } from './latents.ts';
 import { rowSumLayout } from './latent_step.ts';
-import { packedRange, paramRef, storeRecord, sumTerms } from './packed.ts';
+import { gradientAccumulators, packedRange, paramRef, sumTerms } from './packed.ts';
 import type { LatentGeometry } from '../../cpu/latents.ts';
 import type { ModelPlan, PackedParameters, SynthesisLayerPlan } from '../../nn/layers.ts';
 
@@ -320,11 +320,7 @@ export function convLossTotal(ctx: GpuContext, shape: { frames: number; width: n
 export function convBackwardSource(layout: PackedParameters, layer: SynthesisLayerPlan, inputRelu: boolean) {
   const TX = CONV_TILE_X;
   const record = packedRange(layout, [layer.weight, layer.bias]);
-  const used = new Set<number>();
-  const acc = (k: number) => {
-    used.add(k);
-    return `g${k}`;
-  };
+  const { acc, declare, store } = gradientAccumulators();
   const compute: string[] = [];
   for (let a = 0; a < 2; a++) {
     for (let t = 0; t < TX; t++) {
@@ -356,10 +352,10 @@ export function convBackwardSource(layout: PackedParameters, layer: SynthesisLay
   return {
     record,
     source: {
-      ACCUMULATORS: [...used].sort((x, y) => x - y).map((k) => `  var g${k} = 0.0;`).join('\n'),
+      ACCUMULATORS: declare(),
       LOAD: [...loadTile('dy', 'd', '    '), ...loadTile('input', 'x', '    ').filter((l) => !/let (yy|xx)/.test(l))].join('\n'),
       COMPUTE: compute.join('\n'),
-      STORE: storeRecord(record.firstVec4, record.vec4s, used, (k) => `g${k}`),
+      STORE: store(record),
       TILE_X: CONV_TILE_X,
     },
   };
@@ -396,11 +392,8 @@ export function synthesisConvBackward(
 
 function headBackwardSource(layout: PackedParameters, geom: LatentGeometry, synth: FusedSynthesisPlan, frames: number) {
   const record = packedRange(layout, synth.head.flatMap((l) => [l.weight, l.bias]));
-  const used = new Set<number>();
-  const acc = (k: number) => {
-    used.add(k);
-    return `g${k}`;
-  };
+  const accumulators = gradientAccumulators();
+  const acc = accumulators.acc;
   const K = synth.head.length;
   const pixel: string[] = [];
   const ind = '    ';
@@ -453,12 +446,12 @@ function headBackwardSource(layout: PackedParameters, geom: LatentGeometry, synt
   return {
     record,
     source: {
-      ACCUMULATORS: [...used].sort((x, y) => x - y).map((k) => `  var g${k} = 0.0;`).join('\n'),
+      ACCUMULATORS: accumulators.declare(),
       PIXEL: pixel.join('\n'),
       STREAM_DECLARE: declare.join('\n'),
       STREAM: stream.join('\n'),
       STREAM_FINISH: finish.join('\n'),
-      STORE: storeRecord(record.firstVec4, record.vec4s, used, (k) => `g${k}`),
+      STORE: accumulators.store(record),
     },
   };
 }
