@@ -15,6 +15,7 @@ import { declareOnce, gradientAccumulators, packedRange, paramRef, sumTerms as s
 export const ARM_CHUNK = 128;
 /** Register budget of the fused kernel (parameter-gradient accumulators and code size); larger context models use the generic kernels. */
 export const ARM_STEP_MAX_PARAMETERS = 1024;
+/** Taps (at most 32, validateModel) plus the two flags. */
 export const ARM_STEP_MAX_INPUTS = 34;
 
 export interface ArmStepPlan {
@@ -35,7 +36,6 @@ export function armStepPlan(plan: ModelPlan, layout: PackedParameters, geom: Lat
   const latents = frames * geom.perFrame;
   return { frames, latents, chunks: Math.ceil(latents / ARM_CHUNK), dctxVec4s: Math.ceil((spec.taps.length + 1) / 4), ...range };
 }
-
 
 /** WGSL name fragment for a small signed offset: -1 -> m1. */
 export const offsetName = (v: number) => (v < 0 ? `m${-v}` : `${v}`);
