@@ -32,14 +32,17 @@ fn gaussian(index: u32, seed: u32) -> f32 {
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
-fn softRound(x: f32, t: f32) -> f32 {
-  let f = floor(x);
-  return f + 0.5 * tanh(clamp((x - f - 0.5) / t, -15.0, 15.0)) / tanh(min(1.0 / (2.0 * t), 15.0)) + 0.5;
+/** tanh of the softround argument at x, and the normaliser tanh(1 / 2T): each used by both softround and its slope. */
+fn softTanh(x: f32, t: f32) -> f32 {
+  return tanh(clamp((x - floor(x) - 0.5) / t, -15.0, 15.0));
 }
 
-fn softRoundSlope(x: f32, t: f32) -> f32 {
-  let th = tanh(clamp((x - floor(x) - 0.5) / t, -15.0, 15.0));
-  return 0.5 * (1.0 - th * th) / (t * tanh(min(1.0 / (2.0 * t), 15.0)));
+fn softRound(x: f32, th: f32, norm: f32) -> f32 {
+  return floor(x) + 0.5 * th / norm + 0.5;
+}
+
+fn softRoundSlope(th: f32, t: f32, norm: f32) -> f32 {
+  return 0.5 * (1.0 - th * th) / (t * norm);
 }
 
 fn roundSymbol(v: f32) -> f32 {
@@ -51,14 +54,18 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.y * GRID_X + gid.x;
   if (i >= slot.count * PER_FRAME) { return; }
   let at = slot.first * PER_FRAME + i;
-  let v = y[(slot.first - 1u) * PER_FRAME + i];
+  let v = y[i]; // y holds the slot's own latents (GroupGraph keeps one buffer per slot)
   let t = settings.temperature;
+  // Shared by every softround of the step (tanh is the costly part on CPU adapters).
+  let norm = tanh(min(1.0 / (2.0 * t), 15.0));
+  let thV = softTanh(v, t);
   if (settings.mode == 0u) {
-    let noisy = softRound(v, t) + settings.noise * gaussian(at, settings.seed);
-    yhat[at] = softRound(noisy, t);
-    slope[i] = softRoundSlope(noisy, t) * softRoundSlope(v, t);
+    let noisy = softRound(v, thV, norm) + settings.noise * gaussian(at, settings.seed);
+    let thN = softTanh(noisy, t);
+    yhat[at] = softRound(noisy, thN, norm);
+    slope[i] = softRoundSlope(thN, t, norm) * softRoundSlope(thV, t, norm);
   } else {
     yhat[at] = roundSymbol(v);
-    slope[i] = select(0.0, softRoundSlope(v, t), settings.mode == 1u);
+    slope[i] = select(0.0, softRoundSlope(thV, t, norm), settings.mode == 1u);
   }
 }

@@ -22,8 +22,7 @@ override LOG_SCALE_SHIFT: f32;
 override LOG_SCALE_MIN: f32;
 override LOG_SCALE_MAX: f32;
 
-const FLOOR: f32 = 1.52587890625e-05; // 2^-16
-const LN2: f32 = 0.6931471805599453;
+{{LAPLACE_RATE}}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -35,34 +34,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var i = id * CHUNK; i < min(n, id * CHUNK + CHUNK); i++) {
     let mu = mlp[2u * i] + linearPath[2u * i];
     let rawLog = mlp[2u * i + 1u] + linearPath[2u * i + 1u] + LOG_SCALE_SHIFT;
-    let inside = rawLog > LOG_SCALE_MIN && rawLog < LOG_SCALE_MAX;
-    let b = exp(clamp(rawLog, LOG_SCALE_MIN, LOG_SCALE_MAX));
-    let r = yhat[base + i] - mu;
-    let a = abs(r);
-    var p: f32;
-    var dPdr: f32;
-    var dPdb: f32;
-    if (a >= 0.5) {
-      let decay = exp(-1.0 / b);
-      p = 0.5 * exp(-(a - 0.5) / b) * (1.0 - decay);
-      dPdr = -sign(r) / b * p;
-      dPdb = ((a - 0.5) / (b * b) - decay / (b * b * (1.0 - decay))) * p;
-    } else {
-      let upper = 0.5 * exp(-(0.5 - r) / b);
-      let lower = 0.5 * exp(-(0.5 + r) / b);
-      p = 1.0 - upper - lower;
-      dPdr = (lower - upper) / b;
-      dPdb = -(upper * (0.5 - r) + lower * (0.5 + r)) / (b * b);
-    }
-    var bits = 16.0;
-    var dr = 0.0;
-    var dLog = 0.0;
-    if (p > FLOOR) {
-      bits = -log2(p);
-      let dBits = -1.0 / (p * LN2);
-      dr = dBits * dPdr;
-      dLog = select(0.0, dBits * dPdb * b, inside);
-    }
+    let rated = laplaceRate(yhat[base + i], mu, rawLog);
+    let bits = rated.x;
+    let dr = rated.y;
+    let dLog = rated.z;
     sum += bits;
     dOut[2u * i] = -dr * rate.scale;
     dOut[2u * i + 1u] = dLog * rate.scale;

@@ -46,7 +46,8 @@ test('a training step computes the gradient of distortion + lambda * rate (finit
     return distortion + (lambda * bits) / pixels;
   };
 
-  const graph = new GroupGraph(ctx, model, frames, frames);
+  // The generic composition keeps per-tensor gradients; test/kernels/graph_fused.test.ts ties the fused step to it.
+  const graph = new GroupGraph(ctx, model, frames, frames, { kernels: 'generic' });
   graph.setParameters(params);
   graph.setContextFrame(base);
   graph.setLatents(latents);

@@ -8,6 +8,8 @@ export type ShaderConstants = Record<string, number>;
 /** One recorded compute dispatch (or a few); the training graph is a static list of these. */
 export interface GpuProgram {
   record(pass: GPUComputePassEncoder): void;
+  /** Commands that must precede the compute pass (buffer copies), recorded on the same encoder. */
+  prepare?(encoder: GPUCommandEncoder): void;
 }
 
 const BUFFER_USAGE = () =>
@@ -100,9 +102,11 @@ export class GpuContext {
   /** Records all programs into one compute pass and submits once (each submit costs milliseconds). */
   run(programs: Iterable<GpuProgram>): void {
     this.throwIfFailed();
+    const list = [...programs];
     const encoder = this.device.createCommandEncoder();
+    for (const program of list) program.prepare?.(encoder);
     const pass = encoder.beginComputePass();
-    for (const program of programs) program.record(pass);
+    for (const program of list) program.record(pass);
     pass.end();
     this.device.queue.submit([encoder.finish()]);
   }

@@ -3,6 +3,8 @@ import { NoGpuError } from '../errors.ts';
 export interface DeviceOptions {
   /** Prefer a low-power adapter (browsers may pick an integrated GPU). */
   powerPreference?: GPUPowerPreference;
+  /** Optional features to enable where the adapter has them (e.g. 'timestamp-query' for benchmarks). */
+  features?: GPUFeatureName[];
 }
 
 /** Limits we raise above the WebGPU defaults when the adapter allows it. */
@@ -30,7 +32,8 @@ export async function requestGpuDevice(options: DeviceOptions = {}): Promise<GPU
   if (!adapter) throw new NoGpuError(noAdapterHint());
   const requiredLimits: Record<string, number> = {};
   for (const name of WANTED_LIMITS) requiredLimits[name] = adapter.limits[name];
-  const device = await adapter.requestDevice({ requiredLimits });
+  const requiredFeatures = (options.features ?? []).filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   return device;
 }
 

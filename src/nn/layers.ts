@@ -64,3 +64,39 @@ export function modelGeometry(model: ModelDescription): LatentGeometry {
 export function contextSpec(model: ModelDescription): ContextSpec {
   return { taps: model.arm.taps, schedule: model.arm.schedule };
 }
+
+/**
+ * Every network tensor in one buffer, each starting on a vec4 boundary: fused kernels bind the whole
+ * set as one uniform (the default model's 565 floats), and one Adam dispatch updates them all.
+ */
+export interface PackedParameters {
+  /** Float offset of each tensor (multiples of 4), in the model's tensor order. */
+  offsets: number[];
+  sizes: number[];
+  /** Total floats, a multiple of 4. */
+  floats: number;
+}
+
+export function packedLayout(tensors: TensorSpec[]): PackedParameters {
+  const offsets: number[] = [];
+  let at = 0;
+  for (const t of tensors) {
+    offsets.push(at);
+    at += Math.ceil(t.size / 4) * 4;
+  }
+  return { offsets, sizes: tensors.map((t) => t.size), floats: Math.max(4, at) };
+}
+
+export function packParameters(layout: PackedParameters, values: Float32Array[]): Float32Array {
+  if (values.length !== layout.sizes.length) throw new Error(`expected ${layout.sizes.length} tensors, got ${values.length}`);
+  const packed = new Float32Array(layout.floats);
+  values.forEach((v, i) => {
+    if (v.length !== layout.sizes[i]) throw new Error(`tensor ${i} has ${v.length} values, the model ${layout.sizes[i]}`);
+    packed.set(v, layout.offsets[i]);
+  });
+  return packed;
+}
+
+export function unpackParameters(layout: PackedParameters, packed: Float32Array): Float32Array[] {
+  return layout.offsets.map((offset, i) => packed.slice(offset, offset + layout.sizes[i]));
+}

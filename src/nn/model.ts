@@ -117,13 +117,15 @@ const DEFAULT_TAPS: ContextTap[] = [
 export const PROFILES: Record<string, Profile> = {
   small: {
     name: 'small',
-    description: '7 latent levels (stride 1 to 64) per frame; synthesis 16 (1x1, ReLU) -> 3 -> two 3x3 convolutions; context model over 10 neighbours, hidden 8-8',
+    description: '7 latent levels (stride 1 to 64) per frame; synthesis 16 (1x1, leaky ReLU) -> 3 -> two linear 3x3 convolutions; context model over 10 neighbours, hidden 8-8',
     levels: 7,
     firstStride: 1,
+    // No ReLU on the 3-channel colour layers: a colour channel whose pre-activation went negative
+    // everywhere stopped learning for good (flat luma); leaky units cannot die either.
     synthesis: [
-      { op: 'dense', out: 16, act: 'relu' },
+      { op: 'dense', out: 16, act: 'leaky' },
       { op: 'dense', out: 3, act: 'none' },
-      { op: 'conv3', out: 3, act: 'relu' },
+      { op: 'conv3', out: 3, act: 'none' },
       { op: 'conv3', out: 3, act: 'none' },
     ],
     arm: { hidden: [8, 8], taps: DEFAULT_TAPS, schedule: 'checkerboard' },

@@ -183,7 +183,7 @@ for (const mode of ['soft', 'ste', 'hard'] as const) {
     const slope = ctx.buffer(n);
     ctx.run([
       latentQuantize(ctx, geom, frames, {
-        y: ctx.upload(latents), settings: ctx.upload(new Uint32Array(quantizeWords(settings))),
+        y: ctx.upload(latents.subarray(geom.perFrame)), settings: ctx.upload(new Uint32Array(quantizeWords(settings))),
         slot: ctx.upload(slotWords({ first: 1, count: frames, previousValid: true })), yhat, slope,
       }),
     ]);

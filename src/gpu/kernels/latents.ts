@@ -1,6 +1,6 @@
 // Programs for the latent ops (shaders/latent_*.wgsl, arm_context.wgsl, colour_loss.wgsl,
 // reduce_sum.wgsl); their CPU twins are in src/cpu/latents.ts.
-import type { GpuContext, GpuProgram } from '../context.ts';
+import { specializeShader, type GpuContext, type GpuProgram } from '../context.ts';
 import { NervError } from '../../errors.ts';
 import { requireBufferFloats, requirePositiveIntegers } from './shape-checks.ts';
 import { invocationGrid } from './activation.ts';
@@ -132,6 +132,11 @@ export function latentGradient(
   return ctx.dispatch(pipeline, [b.dDistortion, b.dRate, b.dctxA, b.dctxB, b.slope, b.levels, b.taps, b.slot, b.grad], grid.workgroups);
 }
 
+/** WGSL of laplaceRate(x, mu, rawLog) -> (bits, d bits / d x, d bits / d log-scale): shaders/laplace_rate.wgsl. */
+export function laplaceRateSource(): string {
+  return specializeShader('laplace_rate', {});
+}
+
 /** Latents per rate invocation: enough that the single-thread final sum stays short. */
 const RATE_CHUNK = 16;
 
@@ -154,7 +159,7 @@ export function latentRate(
   const partials = Math.ceil(n / RATE_CHUNK);
   const partial = ctx.buffer(partials, 'rate partial sums');
   const grid = invocationGrid(ctx, partials);
-  const pipeline = ctx.pipeline('latent_rate', {}, 'main', {
+  const pipeline = ctx.pipeline('latent_rate', { LAPLACE_RATE: laplaceRateSource() }, 'main', {
     PER_FRAME: geom.perFrame, CHUNK: RATE_CHUNK, PARTIALS: partials, GRID_X: grid.gridX,
     LOG_SCALE_SHIFT: ARM_LOG_SCALE_SHIFT, LOG_SCALE_MIN, LOG_SCALE_MAX,
   });
@@ -164,16 +169,22 @@ export function latentRate(
   return { record: (pass) => { first.record(pass); second.record(pass); } };
 }
 
-/** yhat (whole buffer, slot frames written) and slope (slot-relative) from y under the `settings` uniform. */
+/**
+ * yhat (whole buffer, frames [first, first + frames) written) and slope from y (both slot-relative)
+ * under the `settings` uniform; `first` must be the slot uniform's (it sizes the check on yhat).
+ */
 export function latentQuantize(
   ctx: GpuContext,
   geom: LatentGeometry,
   frames: number,
   buffers: { y: GPUBuffer; settings: GPUBuffer; slot: GPUBuffer; yhat: GPUBuffer; slope: GPUBuffer },
+  first = 1,
 ): GpuProgram {
   const kernel = 'latentQuantize';
   const n = latentCount(kernel, geom, frames);
+  requireBufferFloats(kernel, 'y', buffers.y, n);
   requireBufferFloats(kernel, 'slope', buffers.slope, n);
+  requireBufferFloats(kernel, 'yhat', buffers.yhat, (first + frames) * geom.perFrame);
   if (buffers.y === buffers.yhat) throw new NervError('BAD_ARGUMENT', `${kernel}: y and yhat must be different buffers`);
   const grid = invocationGrid(ctx, n);
   const pipeline = ctx.pipeline('latent_quantize', {}, 'main', { PER_FRAME: geom.perFrame, GRID_X: grid.gridX });
