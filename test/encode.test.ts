@@ -36,9 +36,17 @@ function movingPattern(width: number, height: number, count: number, colour: 'yu
   });
 }
 
-/** PSNR of the best constant image (each channel's mean): what a model that learned nothing scores. */
+/**
+ * PSNR of the best constant picture (each plane's or channel's mean), in the coded colour space (YUV
+ * 6:1:1 on the 4:2:0 planes, or RGB): what a model that learned nothing scores.
+ */
 function constantImagePsnr(frames: RgbFrame[]): number {
+  const constant = (plane: Uint8Array) => {
+    const mean = Math.round(plane.reduce((a, b) => a + b, 0) / plane.length);
+    return plane.map(() => mean);
+  };
   return frames.reduce((sum, f) => {
+    if (f.yuv) return sum + psnrYuvPlanes({ ...f.yuv, y: constant(f.yuv.y), u: constant(f.yuv.u), v: constant(f.yuv.v) }, f.yuv).weighted;
     const mean = [0, 1, 2].map((c) => f.data.filter((_, i) => i % 3 === c).reduce((a, b) => a + b, 0) / (f.data.length / 3));
     return sum + framePsnr(f.data.map((_, i) => mean[i % 3]), f.data);
   }, 0) / frames.length;
@@ -68,8 +76,8 @@ test('an encode beats a constant image by a wide margin, in Y\'CbCr and in RGB',
     const result = await encodeFrames(ctx, frames, { ...SMALL, steps: 150 });
     t.is(result.model.colour, colour);
     const constant = constantImagePsnr(frames);
-    t.log(`${colour}: ${result.psnrRgb.toFixed(2)} dB RGB (${result.psnr.toFixed(2)} dB in its colour space) at ${result.bpp.toFixed(3)} bpp vs constant image ${constant.toFixed(2)} dB`);
-    t.true(result.psnrRgb > constant + 6, `${result.psnrRgb} vs ${constant}`);
+    t.log(`${colour}: ${result.psnr.toFixed(2)} dB in its colour space (${result.psnrRgb.toFixed(2)} dB RGB) at ${result.bpp.toFixed(3)} bpp vs constant picture ${constant.toFixed(2)} dB`);
+    t.true(result.psnr > constant + 5, `${result.psnr} vs ${constant}`);
   }
 });
 
