@@ -17,6 +17,7 @@ export default {
     'test/metrics.test.ts',
     'test/progress.test.ts',
     'test/quant.test.ts',
+    'test/segment.test.ts',
     'test/stream.test.ts',
     'test/video.test.ts',
   ],

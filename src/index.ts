@@ -10,6 +10,7 @@ export { open, NervVideo, type NervInfo, type OpenOptions, type GpuFrame } from 
 export { requestGpuDevice } from './gpu/device.ts';
 export { PROFILES, describeModel, macsPerPixel, parameterCount, type ModelDescription } from './nn/model.ts';
 export type { EncodeOptions, EncodeResult, EncodeProgress, GroupReport } from './encode/encode.ts';
+export { joinSegments, SegmentMismatchError, type SegmentFile, type JoinOptions } from './segment/join.ts';
 export type { RgbFrame, VideoInfo } from './video/frame.ts';
 
 export interface EncodeCallOptions extends EncodeOptions {

@@ -42,19 +42,19 @@ test('examples/deno.ts encodes and decodes a clip on Deno WebGPU, with nothing o
   t.true(Math.abs(summary.decodedPsnr - summary.encodePsnr) < 0.05, `decoded ${summary.decodedPsnr} vs encoder ${summary.encodePsnr}`);
 });
 
-test('core modules and the player import in Deno without any permission (no node:* module on the way)', async (t) => {
+test('core modules (join included) and the player import in Deno without any permission (no node:* module on the way)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'nervkit-deno-'));
   const script = join(dir, 'imports.ts');
   const url = (path: string) => JSON.stringify(new URL(path, `file://${ROOT}`).href);
   writeFileSync(script, `
     const lib = await import(${url('src/index.ts')});
     const player = await import(${url('src/player/index.ts')});
-    console.log(JSON.stringify({ open: typeof lib.open, encode: typeof lib.encode, stream: typeof player.NervStream, element: typeof player.defineNervVideoElement }));
+    console.log(JSON.stringify({ open: typeof lib.open, encode: typeof lib.encode, join: typeof lib.joinSegments, stream: typeof player.NervStream, element: typeof player.defineNervVideoElement }));
   `);
   try {
     const { code, stdout, stderr } = await runDeno([script]);
     t.is(code, 0, stderr);
-    t.deepEqual(JSON.parse(stdout.trim()), { open: 'function', encode: 'function', stream: 'function', element: 'function' });
+    t.deepEqual(JSON.parse(stdout.trim()), { open: 'function', encode: 'function', join: 'function', stream: 'function', element: 'function' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,7 +9,16 @@ import { installInterruptHandlers } from './interrupt.ts';
 import type { EncodeFlags } from './encode.ts';
 import type { DecodeFlags, EvalFlags } from './inspect.ts';
 import type { DemoFlags } from './demo.ts';
+import type { WorkerFlags } from './worker.ts';
 import type { InOutFlags } from './files.ts';
+
+const SEGMENT_HELP = `Segments and distributed encodes (docs/distributed.md):
+  A segment is a run of whole key intervals (key-interval x group frames) starting with a key group;
+  --segment I or --frames-from A --frames-to B encode one, and \`nervkit join\` puts segments back
+  together without re-encoding. With --redis the segments become jobs for \`nervkit worker\`s. Both
+  fix lambda for the whole video: --size, --bpp or --psnr decide it on the video's first group.
+  A file-to-file encode keeps each finished segment in OUT.parts/ until OUT is written: after an
+  interruption, the same command with --resume continues where it stopped, with the same bytes.`;
 
 export async function main(argv: string[]): Promise<number> {
   const removeHandlers = installInterruptHandlers();
@@ -52,8 +61,42 @@ export async function main(argv: string[]): Promise<number> {
       // Scales the learning rates: for diagnosing (and testing) divergence handling.
       .addOption(new Option('--lr-scale <x>', 'multiply the learning rates').argParser(positiveNumber).hideHelp())
       .option('--seed <n>', 'random seed (same seed, same backend: same file)', nonNegativeInt, 1)
-      .option('--json', 'print a machine-readable summary on stdout'),
-  ).action(async (input: Slot, output: Slot, flags: EncodeFlags) => (await import('./encode.ts')).encodeCommand(input, output, flags));
+      .option('--json', 'print a machine-readable summary on stdout')
+      .addOption(new Option('--segment <i>', 'encode only segment I (one key interval: key-interval x group frames), for `nervkit join`').argParser(nonNegativeInt).conflicts(['framesFrom', 'framesTo', 'resume', 'redis']))
+      .addOption(new Option('--frames-from <n>', 'encode only the frames from N (a key interval boundary) as a segment, for `nervkit join`').argParser(nonNegativeInt).conflicts(['resume', 'redis']))
+      .addOption(new Option('--frames-to <n>', 'end of the segment (exclusive): a key interval boundary or the end of the video').argParser(positiveInt).conflicts(['resume', 'redis']))
+      .addOption(new Option('--resume', 'continue an interrupted encode from OUT.parts/ (same input and settings)').conflicts(['redis']))
+      .option('--redis <url>', 'encode through a BullMQ queue on this Redis (redis://host:6379): `nervkit worker`s do the work')
+      .option('--queue <name>', "queue name for --redis (the workers' --queue)", 'nervkit')
+      .addHelpText('after', `\n${SEGMENT_HELP}\n`),
+  ).action(async (input: Slot, output: Slot, flags: EncodeFlags) => (await import('./encode.ts')).encodeCommand(input, output, flags, argv));
+
+  withOutputRules(
+    program
+      .command('join')
+      .description('join segment files (from encode --segment or --frames-from) into one .nerv file, without re-encoding')
+      .usage('[options] SEGMENT... -o OUT.nerv')
+      .argument('<segments...>', 'segment files, in video order')
+      .requiredOption('-o, --output <file>', "output .nerv file ('-': stdout)"),
+    false,
+  ).action(async (files: string[], flags: InOutFlags) => (await import('./join.ts')).joinCommand(files, flags));
+
+  program
+    .command('worker')
+    .description('take encode jobs from a BullMQ queue on Redis and run them on this machine (until SIGINT/SIGTERM)')
+    .requiredOption('--redis <url>', 'Redis URL, e.g. redis://host:6379')
+    .option('--concurrency <n>', 'jobs run at once, each in its own process (they share the GPU)', positiveInt, 1)
+    .option('--queue <name>', 'queue name', 'nervkit')
+    .option('--lock-duration <ms>', "a job whose worker died goes back to the queue this long after its lock's last renewal", positiveInt, 30000)
+    .option('--stalled-interval <ms>', 'how often to look for jobs whose worker died', positiveInt, 30000)
+    .option('--name <name>', 'worker name in logs and results (default host:pid)')
+    .addOption(adapterOption())
+    .addHelpText('after', `\n${EXIT_STATUS_HELP}\n`)
+    .action(async (flags: WorkerFlags) => {
+      // The worker drains its jobs on the first signal (src/cli/worker.ts), so the generic handlers step aside.
+      removeHandlers();
+      await (await import('./worker.ts')).workerCommand(flags);
+    });
 
   withOutputRules(
     program

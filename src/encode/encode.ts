@@ -49,13 +49,30 @@ export interface EncodeOptions {
    */
   firstGroup?: number;
   videoFrames?: number;
+  /**
+   * The rate controller's state at the first group, as an earlier part of the same encode left it
+   * (EncodeResult.rateState): encoding a video segment by segment with each segment starting where
+   * the last one ended gives the bytes of one whole encode (src/segment/local.ts).
+   */
+  rateState?: RateState;
   fps?: { num: number; den: number };
   colorSpace?: NervColorSpace;
   colorRange?: NervColorRange;
   onProgress?: (event: EncodeProgress) => void;
 }
 
+/** What rate control carries from one group to the next. */
+export interface RateState {
+  /** Coded bytes of the groups so far (chunk contents; the container's framing is budgeted apart). */
+  spentBytes: number;
+  /** Cost of a predicted frame relative to a key frame, as last measured. */
+  predictedWeight: number;
+  /** The lambda the last group settled on: the next group starts from it. */
+  lambda: number;
+}
+
 export interface EncodeProgress {
+  /** Index of the group in the video (firstGroup included). */
   group: number;
   /** 'search': a rate-control pass re-trains the group at another lambda (`steps` more steps of work). */
   phase: 'train' | 'search' | 'quantize' | 'done';
@@ -68,6 +85,7 @@ export interface EncodeProgress {
 }
 
 export interface GroupReport {
+  /** Index of the group in the video (firstGroup included). */
   group: number;
   frames: number;
   key: boolean;
@@ -109,9 +127,16 @@ export interface EncodeResult {
   psnrRgb: number;
   psnrYuv?: YuvPsnr;
   bpp: number;
-  /** Asked vs reached, when a size or PSNR target was given. */
-  targets: { bytes?: { asked: number; reached: number }; psnr?: { asked: number; missedGroups: number[] } };
+  /** Asked vs reached, when a size or PSNR target was given and the file is a whole video (see targetOutcome). */
+  targets: EncodeTargets;
   warnings: string[];
+  /** Rate control's state after the last group (EncodeOptions.rateState of a part that follows). */
+  rateState: RateState;
+}
+
+export interface EncodeTargets {
+  bytes?: { asked: number; reached: number };
+  psnr?: { asked: number; missedGroups: number[] };
 }
 
 interface CodingState {
@@ -147,7 +172,7 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
   }
   const targets = [options.lambda, options.targetBytes, options.targetPsnr].filter((v) => v !== undefined).length;
   if (targets > 1) throw new BadArgumentError('give one of lambda, targetBytes and targetPsnr');
-  let lambda = options.lambda ?? ENCODE_DEFAULTS.lambda;
+  let lambda = options.rateState?.lambda ?? options.lambda ?? ENCODE_DEFAULTS.lambda;
   if (!(lambda > 0) || !Number.isFinite(lambda)) throw new BadArgumentError(`lambda must be a positive number, got ${lambda}`);
   if (options.targetBytes !== undefined) {
     if (!(options.targetBytes >= 1)) throw new BadArgumentError(`targetBytes must be at least 1, got ${options.targetBytes}`);
@@ -161,10 +186,12 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
   const warnings: string[] = [];
   let frameCount = 0;
   let yuvScores: YuvPsnr[] = [];
-  let spent = 0;
+  let spent = options.rateState?.spentBytes ?? 0;
   let fixedBytes = 0;
   /** Cost of a predicted frame relative to a key frame, measured as groups come in. */
-  let predictedWeight = 0.5;
+  let predictedWeight = options.rateState?.predictedWeight ?? 0.5;
+  /** Frames of the video before this file's first (a segment's budget is the whole video's). */
+  const framesBefore = firstGroup * groupSize;
   let keyFrameCost: number | undefined;
 
   for await (const group of groupsOf(frames, groupSize)) {
@@ -186,19 +213,19 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
     const key = k % keyInterval === 0;
     let target: GroupTarget = { kind: 'lambda' };
     if (options.targetBytes !== undefined) {
-      const remaining = remainingFrames(options.expectedFrames!, frameCount - group.length, groupSize, keyInterval);
+      const remaining = remainingFrames(options.expectedFrames!, framesBefore + frameCount - group.length, groupSize, keyInterval);
       const budget = options.targetBytes - fixedBytes - spent;
-      const last = frameCount >= options.expectedFrames!;
+      const last = framesBefore + frameCount >= options.expectedFrames!;
       target = { kind: 'bytes', bytes: Math.max(1, last ? budget : groupShare(budget, group.length, key, remaining, predictedWeight)), tolerance: last ? 0.03 : 0.05 };
     } else if (options.targetPsnr !== undefined) {
       target = { kind: 'psnr', psnr: options.targetPsnr, tolerance: 0.3 };
     }
     const coded = await encodeGroup(ctx, state, group, {
-      key, k, steps: key ? keySteps : laterSteps, lambda, seed: seed + firstGroup + k, keyInterval, target, onProgress: options.onProgress,
+      key, k: firstGroup + k, steps: key ? keySteps : laterSteps, lambda, seed: seed + firstGroup + k, keyInterval, target, onProgress: options.onProgress,
       learningRates: { ...DEFAULT_SCHEDULE.lr, ...options.learningRates },
     });
-    if (coded.report.diverged) warnings.push(`group ${k}: training kept diverging and stopped early; it was coded from the best state reached (${coded.report.psnr.toFixed(2)} dB)`);
-    else if (coded.report.recoveries > 0) warnings.push(`group ${k}: training diverged ${coded.report.recoveries} time(s) and recovered at a lower learning rate`);
+    if (coded.report.diverged) warnings.push(`group ${coded.report.group}: training kept diverging and stopped early; it was coded from the best state reached (${coded.report.psnr.toFixed(2)} dB)`);
+    else if (coded.report.recoveries > 0) warnings.push(`group ${coded.report.group}: training diverged ${coded.report.recoveries} time(s) and recovered at a lower learning rate`);
     groups.push(coded.group);
     reports.push(coded.report);
     yuvScores = yuvScores.concat(coded.yuv);
@@ -237,18 +264,32 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
     bpp: (bytes.length * 8) / (model.width * model.height * frameCount),
     targets: {},
     warnings,
+    rateState: { spentBytes: spent, predictedWeight, lambda },
   };
-  if (options.targetBytes !== undefined) {
-    result.targets.bytes = { asked: options.targetBytes, reached: bytes.length };
-    const off = bytes.length / options.targetBytes - 1;
-    if (Math.abs(off) > 0.05) warnings.push(`the file is ${bytes.length} bytes, ${(100 * off).toFixed(1)}% off the target of ${options.targetBytes}`);
-  }
-  if (options.targetPsnr !== undefined) {
-    const missed = reports.filter((r) => r.psnr < options.targetPsnr!).map((r) => r.group);
-    result.targets.psnr = { asked: options.targetPsnr, missedGroups: missed };
-    if (missed.length) warnings.push(`group${missed.length > 1 ? 's' : ''} ${missed.join(', ')} decode${missed.length > 1 ? '' : 's'} below the target of ${options.targetPsnr} dB (${missed.map((g) => reports[g].psnr.toFixed(2)).join(', ')} dB)`);
+  // A segment's targets are the whole video's: whoever joins the segments judges them.
+  if (firstGroup === 0 && frameCount === header.segment.videoFrames) {
+    const outcome = targetOutcome(options, bytes.length, reports);
+    result.targets = outcome.targets;
+    warnings.push(...outcome.warnings);
   }
   return result;
+}
+
+/** How a whole video's file met its size or PSNR target, with a warning for each miss. */
+export function targetOutcome(options: Pick<EncodeOptions, 'targetBytes' | 'targetPsnr'>, fileBytes: number, reports: GroupReport[]): { targets: EncodeTargets; warnings: string[] } {
+  const targets: EncodeTargets = {};
+  const warnings: string[] = [];
+  if (options.targetBytes !== undefined) {
+    targets.bytes = { asked: options.targetBytes, reached: fileBytes };
+    const off = fileBytes / options.targetBytes - 1;
+    if (Math.abs(off) > 0.05) warnings.push(`the file is ${fileBytes} bytes, ${(100 * off).toFixed(1)}% off the target of ${options.targetBytes}`);
+  }
+  if (options.targetPsnr !== undefined) {
+    const missed = reports.filter((r) => r.psnr < options.targetPsnr!);
+    targets.psnr = { asked: options.targetPsnr, missedGroups: missed.map((r) => r.group) };
+    if (missed.length) warnings.push(`group${missed.length > 1 ? 's' : ''} ${missed.map((r) => r.group).join(', ')} decode${missed.length > 1 ? '' : 's'} below the target of ${options.targetPsnr} dB (${missed.map((r) => r.psnr.toFixed(2)).join(', ')} dB)`);
+  }
+  return { targets, warnings };
 }
 
 /** Bytes of everything but the groups' coded contents: preamble, header, index, per-chunk framing. */

@@ -131,7 +131,13 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
+/** A URL (`http://...`) rather than a path: ffmpeg reads those. */
+export function isUrl(input: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(input);
+}
+
 async function classifyInput(path: string): Promise<InputKind> {
+  if (isUrl(path)) return { kind: 'ffmpeg' };
   const ext = extname(path).toLowerCase();
   if (PATTERN.test(basename(path))) {
     if (ext === '.png') return { kind: 'png', files: await patternFiles(path) };
@@ -191,7 +197,7 @@ function checkOptions(options: OpenVideoOptions): void {
 
 /**
  * Opens a video for streaming: `.y4m`, a PNG pattern (`frames/%04d.png`), a directory of PNGs, a
- * single `.png`, or anything ffmpeg reads. Throws NervError: IO (missing/unreadable), BAD_INPUT
+ * single `.png`, or anything ffmpeg reads (URLs too). Throws NervError: IO (missing/unreadable), BAD_INPUT
  * (corrupt, unsupported, no frames), NO_FFMPEG, BAD_ARGUMENT (options).
  */
 export async function openVideo(path: string, options: OpenVideoOptions = {}): Promise<FrameSource> {

@@ -1,13 +1,14 @@
-// Runs the real bin entry (bin/nervkit.js) in a child process, and makes temporary folders that the
-// test file removes when it ends.
+// Runs the real bin entry (bin/nervkit.js) in a child process (to completion here, or to watch and
+// signal: nervkit.ts), and makes temporary folders that the test file removes when it ends.
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeY4m } from '../../src/video/y4m.ts';
+import { BIN } from './nervkit.ts';
 
-export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'nervkit.js');
+export { BIN, startNervkit, type Running } from './nervkit.ts';
 
 export interface Run {
   code: number | null;
@@ -62,10 +63,10 @@ test.after.always(() => {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A moving gradient clip, 32x24, 4 frames, written as Y4M 4:2:0 into `dir`. */
-export function tinyClip(dir: string, name = 'clip.y4m'): string {
+/** A moving gradient clip, 32x24, 4 frames unless told, written as Y4M 4:2:0 into `dir`. */
+export function tinyClip(dir: string, name = 'clip.y4m', count = 4): string {
   const [width, height] = [32, 24];
-  const frames = Array.from({ length: 4 }, (_, t) => {
+  const frames = Array.from({ length: count }, (_, t) => {
     const data = new Float32Array(width * height * 3);
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
