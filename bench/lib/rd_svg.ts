@@ -17,6 +17,8 @@ export interface RdPlot {
   subtitle?: string;
   series: PlotSeries[];
   references?: PlotReference[];
+  /** Label of the y axis (default 'PSNR RGB (dB)'). */
+  yLabel?: string;
 }
 
 const WIDTH = 760;
@@ -106,7 +108,7 @@ export function rdPlotSvg(plot: RdPlot): string {
   }
   parts.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
   parts.push(`<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 16}" text-anchor="middle">bits per pixel (real file bytes x 8 / pixels, log scale)</text>`);
-  parts.push(`<text transform="translate(20 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">PSNR RGB (dB)</text>`);
+  parts.push(`<text transform="translate(20 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(plot.yLabel ?? 'PSNR RGB (dB)')}</text>`);
 
   // Series.
   plot.series.forEach((series, i) => {

@@ -21,12 +21,15 @@ export class CommandError extends NervError {
   }
 }
 
-/** Runs `command args`, resolving with its output, or rejecting with CommandError on a non-zero exit. */
-export function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+/**
+ * Runs `command args`, resolving with its output, or rejecting with CommandError on a non-zero exit.
+ * Aborting `signal` terminates the child (SIGTERM), so that an interrupted bench leaves no encode running.
+ */
+export function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): Promise<RunResult> {
   const started = performance.now();
   const printable = [command, ...args].map((a) => (/[\s"'$]/.test(a) ? JSON.stringify(a) : a)).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, signal: options.signal });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
