@@ -6,14 +6,13 @@ import { DEFAULT_SCHEDULE, psnrOfMse, trainGroup, type StepReport } from '../tra
 import { encodeTensor } from '../entropy/tensor.ts';
 import { latentCoder } from '../entropy/latents.ts';
 import { armTensorsOf, dequantizeTensors, quantizeTensor } from '../quant/networks.ts';
-import { encodeHeaderBody, writeNerv, type NervColorRange, type NervColorSpace, type NervGroup, type NervHeader, type QuantizedTensor } from '../format/nerv.ts';
+import { encodeHeaderBody, fileFixedBytes, groupFileBytes, writeNerv, type NervColorRange, type NervColorSpace, type NervGroup, type NervHeader, type QuantizedTensor } from '../format/nerv.ts';
 import { colourLossCpu, roundSymbol } from '../cpu/latents.ts';
 import { synthesisToRgb, synthesisToYuv420 } from '../decode/output.ts';
 import { framePsnr, meanPsnr, meanYuvPsnr, psnrYuvPlanes, type YuvPsnr } from '../metrics/psnr.ts';
 import { yuvToRgb } from '../video/color.ts';
 import type { RgbFrame } from '../video/frame.ts';
 import { frameTargets } from './targets.ts';
-import { pyramidLatents } from './init.ts';
 import { ENCODE_DEFAULTS, PRESETS, type Preset } from './settings.ts';
 import { groupShare, nextLambda, targetMet, type GroupTarget, type RatePoint } from './rate.ts';
 
@@ -110,6 +109,8 @@ export interface GroupReport {
   framePsnrRgb: number[];
   latentBytes: number;
   networkBytes: number;
+  /** Bytes the group adds to the file: latents, networks and their framing (chunk, CRC, index entry). */
+  fileBytes: number;
   seconds: number;
   reports: StepReport[];
 }
@@ -201,7 +202,7 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
       const model = describeModel(group[0].width, group[0].height, groupSize, { profile: options.profile, colour });
       const colorOptions = { colorSpace: options.colorSpace === 'bt709' ? 'bt709' as const : 'bt601' as const, colorRange: options.colorRange ?? 'limited' };
       state = { model, specs: modelTensors(model), renderer: new SynthesisRenderer(ctx, model), graphs: new Map(), colorOptions };
-      if (options.targetBytes !== undefined) fixedBytes = containerBytes(state, Math.ceil(options.expectedFrames! / groupSize), groupSize, keyInterval);
+      if (options.targetBytes !== undefined) fixedBytes = containerBytes(state, groupSize, keyInterval);
     }
     for (const frame of group) {
       if (frame.width !== state.model.width || frame.height !== state.model.height) {
@@ -229,7 +230,7 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
     groups.push(coded.group);
     reports.push(coded.report);
     yuvScores = yuvScores.concat(coded.yuv);
-    const groupBytes = coded.report.latentBytes + coded.report.networkBytes;
+    const groupBytes = coded.report.fileBytes;
     spent += groupBytes;
     if (key) keyFrameCost = groupBytes / group.length;
     else if (keyFrameCost) predictedWeight = Math.min(1, Math.max(0.05, groupBytes / group.length / keyFrameCost));
@@ -292,15 +293,13 @@ export function targetOutcome(options: Pick<EncodeOptions, 'targetBytes' | 'targ
   return { targets, warnings };
 }
 
-/** Bytes of everything but the groups' coded contents: preamble, header, index, per-chunk framing. */
-function containerBytes(state: CodingState, groups: number, groupSize: number, keyInterval: number): number {
+/** Bytes of the file besides its groups': preamble, header, index framing. */
+function containerBytes(state: CodingState, groupSize: number, keyInterval: number): number {
   const header = encodeHeaderBody({
     width: state.model.width, height: state.model.height, frameCount: 1, fps: { num: 1, den: 1 }, colorSpace: 'bt601', colorRange: 'limited',
     groupSize, keyInterval, lambda: 0, segment: { firstFrame: 0, videoFrames: 1 }, model: state.model,
   }).length;
-  const perChunk = 4 + 1 + 3; // CRC, flags, latent length
-  const perKeyChunk = state.specs.length * 7; // flags, step, coded length
-  return 16 + header + 4 + 4 + groups * (9 + perChunk) + Math.ceil(groups / keyInterval) * perKeyChunk;
+  return fileFixedBytes(header);
 }
 
 function remainingFrames(total: number, done: number, groupSize: number, keyInterval: number): { keyFrames: number; predictedFrames: number } {
@@ -364,8 +363,7 @@ async function encodeGroup(
   graph.setContextFrame(context ? Float32Array.from(context) : undefined);
   graph.setParameters(key ? initialParameters(model, settings.seed) : dequantizeTensors(state.tensors!));
   // A predicted group starts where the previous one ended: its last frame's latents in every frame.
-  const experimentGain = Number(globalThis.process?.env?.NERVKIT_PYRAMID_INIT ?? 0);
-  const init = context || !experimentGain ? new Float32Array(frames.length * perFrame) : pyramidLatents(model, targets, frames.length, experimentGain);
+  const init = new Float32Array(frames.length * perFrame);
   if (context) for (let j = 0; j < frames.length; j++) init.set(context, j * perFrame);
   graph.setLatents(init);
 
@@ -391,7 +389,7 @@ async function encodeGroup(
     group: k, frames: frames.length, key, steps, lambda: chosen.point.lambda, passes: points.length - 1, search: points, diverged: chosen.trained.gaveUp, recoveries: chosen.trained.recoveries,
     trainedPsnr: psnrOfMse(chosen.trained.distortion), estimatedLatentBits: chosen.trained.bits,
     psnr: chosen.point.psnr, psnrRgb: meanPsnr(chosen.rgbPsnrs), framePsnr: chosen.framePsnrs, framePsnrRgb: chosen.rgbPsnrs,
-    latentBytes: chosen.latents.length, networkBytes: chosen.networkBytes,
+    latentBytes: chosen.latents.length, networkBytes: chosen.networkBytes, fileBytes: chosen.point.bytes,
     seconds: (performance.now() - started) / 1000, reports: chosen.trained.reports,
   };
   settings.onProgress?.({ group: k, phase: 'done', step: settings.steps, steps: settings.steps, psnr: report.psnr, bpp: (chosen.point.bytes * 8) / pixels });
@@ -447,12 +445,14 @@ async function trainAndCode(
   );
   let tensors: QuantizedTensor[];
   let networkBytes = 0;
+  let tensorBytes: number[] | undefined;
   if (key) {
     settings.onProgress?.({ group: k, phase: 'quantize', step: trained.steps, steps: pass.steps, psnr: psnrOfMse(trained.best.distortion), bpp: trained.best.bits / pass.pixels });
     // Networks serve the whole key interval: their bits are spread over its pixels.
     const servedPixels = settings.keyInterval * pass.pixels;
     tensors = await chooseNetworkSteps(state, await graph.getParameters(), symbols, targets, context, pass.lambda, servedPixels);
-    networkBytes = tensors.reduce((sum, t) => sum + encodeTensor(t.symbols).length, 0);
+    tensorBytes = tensors.map((t) => encodeTensor(t.symbols).length);
+    networkBytes = tensorBytes.reduce((sum, n) => sum + n, 0);
   } else {
     tensors = state.tensors!;
   }
@@ -478,7 +478,8 @@ async function trainAndCode(
     }
   }
   return {
-    point: { lambda: pass.lambda, bytes: latents.length + networkBytes, psnr: meanPsnr(framePsnrs) },
+    // What the group adds to the file, framing included: what a size target has to count.
+    point: { lambda: pass.lambda, bytes: groupFileBytes(tensorBytes, latents.length), psnr: meanPsnr(framePsnrs) },
     symbols, tensors, latents, networkBytes, framePsnrs, rgbPsnrs, yuv,
     trained: { steps: trained.steps, distortion: trained.best.distortion, bits: trained.best.bits, reports: trained.reports, gaveUp: trained.gaveUp, recoveries: trained.recoveries },
   };

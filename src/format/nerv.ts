@@ -251,6 +251,31 @@ export function encodeGroupChunk(
   return { body: out.finish(), tensors: group.tensors ? stored : previous! };
 }
 
+/** LEB128 length of a varint, as ByteWriter.varint writes it. */
+function varintBytes(value: number): number {
+  let n = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Bytes a group adds to a file (its chunk with the CRC, and its index entry), for tensors coded
+ * absolutely (`tensorBytes`: each tensor's coded length; undefined when the group reuses the
+ * networks) and `latentBytes` of latent stream: what encodeGroupChunk and assembleNerv write.
+ */
+export function groupFileBytes(tensorBytes: number[] | undefined, latentBytes: number): number {
+  const tensors = (tensorBytes ?? []).reduce((sum, n) => sum + 2 + varintBytes(n) + n, 0);
+  return INDEX_ENTRY_BYTES + 1 + tensors + varintBytes(latentBytes) + latentBytes + CRC_BYTES;
+}
+
+/** Bytes of a file besides its groups' (groupFileBytes): preamble, header, header CRC, index count and CRC. */
+export function fileFixedBytes(headerBodyBytes: number): number {
+  return NERV_MAGIC.length + 2 + 2 + 4 + headerBodyBytes + CRC_BYTES + 4 + CRC_BYTES;
+}
+
 /** Serialises a whole file from its groups. */
 export function writeNerv(header: NervHeader, groups: NervGroup[]): Uint8Array {
   const body = encodeHeaderBody(header);
