@@ -365,13 +365,13 @@ async function lockWork(dir: string): Promise<() => Promise<void>> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const pid = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
-      let alive = false;
+      let alive: boolean;
       try {
         alive = Number.isInteger(pid) && pid > 0 && process.kill(pid, 0);
       } catch {
         alive = false;
       }
-      if (alive) throw new Error(`another bench/rd run (pid ${pid}) is using ${shown(dir)}: wait for it, or give this one another --work`);
+      if (alive) throw new Error(`another bench/rd run (pid ${pid}) is using ${shown(dir)}: wait for it, or give this one another --work`, { cause: error });
       await rm(lock, { force: true }); // left by a run that died
     }
   }
@@ -454,7 +454,7 @@ async function nervkitJson(bin: string, args: string[]): Promise<{ json: Record<
     result = await run(process.execPath, [bin, ...args], { signal: abort.signal });
   } catch (error) {
     if (error instanceof CommandError && !abort.signal.aborted) {
-      throw new Error(`nervkit ${args[0]} failed (exit ${error.exitCode}):\n  ${error.stderr.trim().split('\n').slice(-6).join('\n  ')}`);
+      throw new Error(`nervkit ${args[0]} failed (exit ${error.exitCode}):\n  ${error.stderr.trim().split('\n').slice(-6).join('\n  ')}`, { cause: error });
     }
     throw error;
   }

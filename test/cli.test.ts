@@ -125,6 +125,7 @@ test('Ctrl-C on a terminal: cursor and line wrap restored, one line on what was 
   const output = run.output;
   t.true(output.lastIndexOf('\x1b[?25h') > output.lastIndexOf('\x1b[?25l'), 'cursor shown again');
   t.true(output.lastIndexOf('\x1b[?7h') > output.lastIndexOf('\x1b[?7l'), 'line wrap on again');
+  // eslint-disable-next-line no-control-regex -- the terminal's erase-line sequence
   const messages = output.split(/\r?\n|\x1b\[2K/).filter((l) => l.includes('nervkit:'));
   t.deepEqual(messages.map((l) => l.slice(l.indexOf('nervkit:')).trim()), [`nervkit: interrupted after 0 of 1 groups; nothing was written to ${out}`]);
   t.deepEqual(readdirSync(dir), ['clip.y4m']);

@@ -666,7 +666,7 @@ export async function writeY4mStream(
     }
     if (failure) throw failure;
   };
-  let count = 0;
+  let count: number;
   try {
     count = await writeY4mFrames(encoder, info, frames, write);
   } catch (error) {

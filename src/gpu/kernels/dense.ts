@@ -96,7 +96,7 @@ function matmulDefines(plan: MatmulPlan): Record<string, string | number> {
       : `@group(0) @binding(${binding++}) var<storage, read> w: array<${nVec ? 'vec4f' : 'f32'}>;`,
   ];
   if (bias) bindings.push(`@group(0) @binding(${binding++}) var<storage, read> bias: array<${nVec ? 'vec4f' : 'f32'}>;`);
-  bindings.push(`@group(0) @binding(${binding++}) var<storage, read_write> y: array<${nVec ? 'vec4f' : 'f32'}>;`);
+  bindings.push(`@group(0) @binding(${binding}) var<storage, read_write> y: array<${nVec ? 'vec4f' : 'f32'}>;`);
 
   const rows = lines((push) => {
     for (let k = 0; k < RT; k++) push(`let row${k} = min(r0 + ${k}u, ${M - 1}u);`);
