@@ -127,6 +127,39 @@ const playerState = (page: Page) =>
     return { state: element.dataset.state, frame: p.currentFrame, paused: p.paused, ended: p.ended, stats: p.stats, events: (window as unknown as { playerEvents: string[] }).playerEvents };
   });
 
+// First, in a browser that has compiled nothing yet.
+test.serial('the first frame comes from the CPU decoder while the GPU pipelines compile; both match the Node decoder', async (t) => {
+  const f = await setup();
+  const page = await f.chromium.context.newPage();
+  await page.goto(f.server.pageUrl('')); // the page's own element stays empty
+  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: 20_000 });
+  const shown = await page.evaluate(async () => {
+    type Player = import('../src/player/player.ts').NervPlayer;
+    const lib = (window as unknown as { nervkit: { NervPlayer: new (canvas: HTMLCanvasElement, options: object) => Player } }).nervkit;
+    const canvas = document.createElement('canvas');
+    document.body.append(canvas);
+    const player = new lib.NervPlayer(canvas, { cpuWhileCompiling: true });
+    await player.load(new URL('clip.nerv', document.baseURI)); // resolves with frame 0 on the canvas
+    const cpu = { fromGpu: player.gpuDecoding, frame: player.currentFrame, data: Array.from(player.snapshot().data) };
+    const started = performance.now();
+    while (!player.gpuDecoding && performance.now() - started < 60_000) await new Promise((resolve) => setTimeout(resolve, 50));
+    await player.seekToFrame(1);
+    await player.seekToFrame(0);
+    const gpu = { fromGpu: player.gpuDecoding, frame: player.currentFrame, data: Array.from(player.snapshot().data) };
+    player.destroy();
+    return { cpu, gpu };
+  });
+  // Compiling the decoder's pipelines on SwiftShader takes seconds; a 32x24 frame on the CPU, milliseconds.
+  t.false(shown.cpu.fromGpu, 'the first frame came from the CPU decoder');
+  t.true(shown.gpu.fromGpu, 'then the GPU decoder took over');
+  for (const [name, frame] of Object.entries(shown)) {
+    t.is(frame.frame, 0);
+    const { max, mean } = difference(frame.data, f.expected[0]);
+    t.true(max <= 2 && mean < 0.5, `${name} frame 0: max difference ${max}, mean ${mean.toFixed(3)}`);
+  }
+  await page.close();
+});
+
 test.serial('streams: metadata and frame 0 show before the rest of the file arrives, then it plays through', async (t) => {
   const f = await setup();
   const page = await openPage(f, 'slow.nerv');
@@ -140,7 +173,10 @@ test.serial('streams: metadata and frame 0 show before the rest of the file arri
   const first = await compareFrame(page, f, 0);
   t.true(first.max <= 2, `frame 0 differs by up to ${first.max}`);
 
-  // Play: frames 0..3 come from group 0; frame 4 needs chunk 1, so the player waits for it.
+  // Play: frames 0..3 come from group 0; frame 4 needs chunk 1, so the player waits for it. Once
+  // the GPU decoder is in use: playing while its pipelines compiled (CPU frames), the player showed
+  // only 2 of 7 frames here (SwiftShader's compile keeps Chromium's GPU process and both cores busy).
+  await page.waitForFunction(() => (document.querySelector('nerv-video') as unknown as { player: import('../src/player/player.ts').NervPlayer }).player.gpuDecoding, null, { timeout: 60_000 });
   await page.evaluate(() => (document.querySelector('nerv-video') as unknown as { play(): Promise<void> }).play());
   await page.waitForFunction(hasEvent('waiting'), null, { timeout: 20_000 });
   const stalled = await playerState(page);
@@ -162,6 +198,8 @@ test.serial('every frame on the canvas matches the Node decoder; seeking back an
   const f = await setup();
   const page = await openPage(f, 'clip.nerv', {});
   await page.waitForFunction(hasEvent('loadeddata'), null, { timeout: 20_000 });
+  // Frames from the GPU decoder (until its pipelines are compiled, the player decodes on the CPU).
+  await page.waitForFunction(() => (document.querySelector('nerv-video') as unknown as { player: import('../src/player/player.ts').NervPlayer }).player.gpuDecoding, null, { timeout: 60_000 });
   for (const i of [5, 2, 7, 0, 4, 1, 6, 3]) {
     const { max, mean, frame } = await compareFrame(page, f, i);
     t.is(frame, i);

@@ -156,6 +156,24 @@ export class NervVideo {
     return this.renderer.renderToCpu(Float32Array.from(latents));
   }
 
+  /**
+   * The synthesis output of frame `index` computed on the CPU, whatever the backend: float
+   * [H * W, 3] as synthesized() and frameGpu() give it (the same to within float rounding). A
+   * player shows it while the GPU pipelines compile (prepareGpu).
+   */
+  synthesizedCpu(index: number): Float32Array {
+    const { params, latents } = this.frameLatents(index);
+    return synthesizeCpu(this.model, params, Float32Array.from(latents), planModel(this.model));
+  }
+
+  /**
+   * Compiles the GPU decoder's pipelines, all at once and without blocking (createComputePipelineAsync).
+   * Optional: without it the first frameGpu() call compiles them, one by one, before it returns.
+   */
+  async prepareGpu(): Promise<void> {
+    await this.renderer?.prepare();
+  }
+
   private loadParams(params: Float32Array[]): void {
     if (this.loadedParams !== params) {
       this.renderer!.setParameters(params);

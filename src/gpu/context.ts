@@ -15,6 +15,15 @@ export interface GpuProgram {
 const BUFFER_USAGE = () =>
   GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
+/** What a pipeline is made of (GpuContext.pipeline's arguments). */
+interface PipelineRequest {
+  key: string;
+  name: string;
+  defines: ShaderDefines;
+  entryPoint: string;
+  constants: ShaderConstants;
+}
+
 /**
  * Owns a GPUDevice plus the caches every kernel needs: pipelines keyed by shader and defines,
  * so a shape compiles once (compiling a big unrolled kernel on SwiftShader takes seconds).
@@ -22,6 +31,9 @@ const BUFFER_USAGE = () =>
 export class GpuContext {
   readonly device: GPUDevice;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly compiling = new Map<string, Promise<GPUComputePipeline>>();
+  /** Set while precompile() collects the pipelines a builder asks for. */
+  private collecting: PipelineRequest[] | undefined;
   private error: Error | undefined;
 
   constructor(device: GPUDevice) {
@@ -40,15 +52,72 @@ export class GpuContext {
   pipeline(name: string, defines: ShaderDefines = {}, entryPoint = 'main', constants: ShaderConstants = {}): GPUComputePipeline {
     const key = `${name}|${entryPoint}|${JSON.stringify(defines)}|${JSON.stringify(constants)}`;
     let pipeline = this.pipelines.get(key);
+    if (!pipeline && this.collecting) {
+      // precompile() only wants to know the pipeline; dispatch() makes nothing of this placeholder.
+      this.collecting.push({ key, name, defines, entryPoint, constants });
+      return { label: key } as GPUComputePipeline;
+    }
     if (!pipeline) {
-      const code = specializeShader(name, defines);
-      const print = printShaderSetting();
-      if (print && (print === '1' || print === name)) console.error(`// ${name} ${JSON.stringify(constants)}\n${code}`);
-      const module = this.device.createShaderModule({ code, label: name });
-      pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint, constants }, label: key });
+      pipeline = this.device.createComputePipeline(this.pipelineDescriptor({ key, name, defines, entryPoint, constants }));
       this.pipelines.set(key, pipeline);
     }
     return pipeline;
+  }
+
+  /**
+   * Compiles every pipeline that `build` asks pipeline() for, all at once and without blocking
+   * (createComputePipelineAsync), and caches them, so that running `build` again afterwards
+   * compiles nothing. `build` runs here with placeholder pipelines and its dispatches do nothing:
+   * throw away what it returns. Kernel builders that only create pipelines and dispatches (the
+   * decoder's) allocate nothing on this dry run.
+   */
+  async precompile(build: () => unknown): Promise<void> {
+    if (this.collecting) throw new NervError('GPU', 'precompile() calls cannot nest');
+    const requests: PipelineRequest[] = [];
+    this.collecting = requests;
+    try {
+      build();
+    } finally {
+      this.collecting = undefined;
+    }
+    await Promise.all(requests.map((request) => this.compileAsync(request)));
+    this.throwIfFailed();
+  }
+
+  private compileAsync(request: PipelineRequest): Promise<GPUComputePipeline> {
+    const cached = this.pipelines.get(request.key);
+    if (cached) return Promise.resolve(cached);
+    let compiling = this.compiling.get(request.key);
+    if (!compiling) {
+      const descriptor = this.pipelineDescriptor(request);
+      compiling = (
+        this.device.createComputePipelineAsync
+          ? this.device.createComputePipelineAsync(descriptor)
+          : Promise.resolve(this.device.createComputePipeline(descriptor))
+      ).then(
+        (pipeline) => {
+          // A pipeline() call may have compiled the same key meanwhile: keep the first.
+          if (!this.pipelines.has(request.key)) this.pipelines.set(request.key, pipeline);
+          this.compiling.delete(request.key);
+          return this.pipelines.get(request.key)!;
+        },
+        (error: unknown) => {
+          this.compiling.delete(request.key);
+          const message = error instanceof Error ? error.message : String(error);
+          throw new NervError('GPU', `compiling ${request.name} failed: ${message}`, { cause: error });
+        },
+      );
+      this.compiling.set(request.key, compiling);
+    }
+    return compiling;
+  }
+
+  private pipelineDescriptor({ key, name, defines, entryPoint, constants }: PipelineRequest): GPUComputePipelineDescriptor {
+    const code = specializeShader(name, defines);
+    const print = printShaderSetting();
+    if (print && (print === '1' || print === name)) console.error(`// ${name} ${JSON.stringify(constants)}\n${code}`);
+    const module = this.device.createShaderModule({ code, label: name });
+    return { layout: 'auto', compute: { module, entryPoint, constants }, label: key };
   }
 
   /** A zero-filled f32 buffer usable as storage or uniform, padded to 16 bytes. */
@@ -83,6 +152,7 @@ export class GpuContext {
 
   /** A program of one dispatch; `buffers[i]` is bound at @group(0) @binding(i). */
   dispatch(pipeline: GPUComputePipeline, buffers: GPUBuffer[], workgroups: readonly [number, number?, number?]): GpuProgram {
+    if (this.collecting) return { record() {} };
     const [x, y = 1, z = 1] = workgroups;
     const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > limit || y > limit || z > limit) {

@@ -533,15 +533,27 @@ export class SynthesisRenderer {
     else values.forEach((v, i) => this.ctx.write(this.params[i], v));
   }
 
-  /** Runs the synthesis of one frame's latents; the result stays in `output`. */
-  render(latents: Float32Array): GPUBuffer {
-    this.ctx.write(this.latents, latents, this.geom.perFrame);
-    this.programs ??= this.fused
+  /**
+   * Compiles the pipelines render() needs, concurrently and without blocking (render() works
+   * without this too, but then compiles them one by one on first use).
+   */
+  prepare(): Promise<void> {
+    return this.programs ? Promise.resolve() : this.ctx.precompile(() => this.buildPrograms());
+  }
+
+  private buildPrograms(): GpuProgram[] {
+    return this.fused
       ? this.fused.programs(this.latents, this.slotUniform, 1)
       : [
         latentUpsample(this.ctx, this.geom, 1, { latents: this.latents, levels: this.levels, slot: this.slotUniform, features: this.graph!.features }),
         ...this.graph!.forward(this.params).map((p) => p.program),
       ];
+  }
+
+  /** Runs the synthesis of one frame's latents; the result stays in `output`. */
+  render(latents: Float32Array): GPUBuffer {
+    this.ctx.write(this.latents, latents, this.geom.perFrame);
+    this.programs ??= this.buildPrograms();
     this.ctx.run(this.programs);
     return this.output;
   }

@@ -53,6 +53,17 @@ fn fs(@builtin(position) position: vec4f) -> @location(0) vec4f {
 }
 `;
 
+function drawPipelineDescriptor(device: GPUDevice, format: GPUTextureFormat): GPURenderPipelineDescriptor {
+  const module = device.createShaderModule({ code: DRAW_WGSL, label: 'nerv-draw' });
+  return {
+    layout: 'auto',
+    vertex: { module, entryPoint: 'vs' },
+    fragment: { module, entryPoint: 'fs', targets: [{ format }] },
+    primitive: { topology: 'triangle-list' },
+    label: 'nerv-draw',
+  };
+}
+
 export interface FrameSize {
   width: number;
   height: number;
@@ -76,21 +87,21 @@ export class FrameCanvas {
   private readonly bindGroups = new WeakMap<GPUBuffer, GPUBindGroup>();
   private size: Required<FrameSize> = { width: 0, height: 0, stride: 0 };
 
-  constructor(readonly canvas: HTMLCanvasElement | OffscreenCanvas, readonly device: GPUDevice) {
+  /** `pipeline`: the draw pipeline for this device and the preferred canvas format (FrameCanvas.create compiles it without blocking). */
+  constructor(readonly canvas: HTMLCanvasElement | OffscreenCanvas, readonly device: GPUDevice, pipeline?: GPURenderPipeline) {
     const context = canvas.getContext('webgpu') as GPUCanvasContext | null;
     if (!context) throw new NervError('NO_GPU', 'this canvas cannot show WebGPU content (getContext("webgpu") returned null)');
     this.context = context;
     this.format = navigator.gpu.getPreferredCanvasFormat();
     context.configure({ device, format: this.format, alphaMode: 'opaque' });
-    const module = device.createShaderModule({ code: DRAW_WGSL, label: 'nerv-draw' });
-    this.pipeline = device.createRenderPipeline({
-      layout: 'auto',
-      vertex: { module, entryPoint: 'vs' },
-      fragment: { module, entryPoint: 'fs', targets: [{ format: this.format }] },
-      primitive: { topology: 'triangle-list' },
-      label: 'nerv-draw',
-    });
+    this.pipeline = pipeline ?? device.createRenderPipeline(drawPipelineDescriptor(device, this.format));
     this.uniform = device.createBuffer({ size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'nerv-draw-frame' });
+  }
+
+  /** Like the constructor, with the draw pipeline compiled asynchronously (createRenderPipelineAsync). */
+  static async create(canvas: HTMLCanvasElement | OffscreenCanvas, device: GPUDevice): Promise<FrameCanvas> {
+    const pipeline = await device.createRenderPipelineAsync(drawPipelineDescriptor(device, navigator.gpu.getPreferredCanvasFormat()));
+    return new FrameCanvas(canvas, device, pipeline);
   }
 
   /** How to turn the frames' samples into RGB (call before drawing; RGB by default). */

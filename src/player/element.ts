@@ -83,10 +83,11 @@ export function defineNervVideoElement(name = 'nerv-video'): void {
         this.player.seekToFrame(Number(this.scrub.value)).catch(() => {});
       });
       this.scrub.addEventListener('change', () => (this.scrubbing = false));
-      this.dataset.state = 'empty';
     }
 
     connectedCallback(): void {
+      // Not in the constructor: document.createElement refuses elements whose constructor adds attributes.
+      this.dataset.state ??= 'empty';
       this.statsTimer ??= setInterval(() => this.renderStats(), 250);
       const src = this.getAttribute('src');
       if (src && src !== this.loadedSrc) this.startLoad(src);

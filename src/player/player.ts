@@ -13,6 +13,12 @@ export interface NervPlayerOptions {
   loop?: boolean;
   /** GPU frame buffers: one on screen, the rest decoded ahead (2 to 16). */
   ringSize?: number;
+  /**
+   * Decode on the CPU while the GPU decoder's pipelines compile (seconds on a software GPU), so the
+   * first frame shows sooner. 'auto' (default): when a frame costs at most about 40 M
+   * multiply-adds; true: always; false: never (frames wait for the GPU).
+   */
+  cpuWhileCompiling?: boolean | 'auto';
 }
 
 export type NervPlayerSource = string | URL | Uint8Array | Response | ReadableStream<Uint8Array>;
@@ -49,6 +55,8 @@ interface Slot {
 }
 
 const RING_DEFAULT = 4;
+/** 'auto' decodes on the CPU while compiling up to this many multiply-adds per frame (some 50 to 200 ms in JS). */
+const CPU_FRAME_MACS = 40e6;
 const DECODE_WINDOW = 30;
 const TIMEUPDATE_MS = 250;
 
@@ -61,6 +69,10 @@ export class NervPlayer extends EventTarget {
   loop: boolean;
   error: NervError | undefined;
   private readonly ringSize: number;
+  private readonly cpuWhileCompiling: boolean | 'auto';
+  /** Resolves when the GPU decoder's pipelines are compiled (started by compileGpu). */
+  private gpuReady: Promise<void> | undefined;
+  private gpuCompiled = false;
   private device: GPUDevice | undefined;
   private frameCanvas: FrameCanvas | undefined;
   private stream: NervStream | undefined;
@@ -96,6 +108,7 @@ export class NervPlayer extends EventTarget {
     this.loop = options.loop ?? false;
     this.ringSize = Math.max(2, Math.min(16, Math.floor(options.ringSize ?? RING_DEFAULT)));
     this.device = options.device;
+    this.cpuWhileCompiling = options.cpuWhileCompiling ?? 'auto';
   }
 
   get info(): NervInfo | undefined {
@@ -129,6 +142,11 @@ export class NervPlayer extends EventTarget {
     if (this.error) return 'error';
     if (this.video) return 'ready';
     return this.loadId > 0 ? 'loading' : 'empty';
+  }
+
+  /** Whether frames come from the GPU decoder yet (false while its pipelines compile and frames come from the CPU). */
+  get gpuDecoding(): boolean {
+    return this.gpuCompiled;
   }
 
   /** Index of the frame on screen, -1 before the first one is drawn. */
@@ -178,7 +196,9 @@ export class NervPlayer extends EventTarget {
     try {
       const device = await this.gpuDevice();
       if (generation !== this.generation) return;
-      this.frameCanvas ??= new FrameCanvas(this.canvas, device);
+      // The draw pipeline compiles while the file downloads.
+      const frameCanvas = this.frameCanvas ? Promise.resolve(this.frameCanvas) : FrameCanvas.create(this.canvas, device);
+      frameCanvas.catch(() => {}); // awaited below; a failure before then is the download's to report
       const onProgress = (progress: StreamProgress) => {
         if (loadId !== this.loadId) return;
         this.progress = progress;
@@ -196,6 +216,14 @@ export class NervPlayer extends EventTarget {
       const video = await open(stream.bytes, { device, backend: 'webgpu' });
       if (generation !== this.generation) return;
       this.video = video;
+      // The GPU decoder's pipelines compile in the background; until they are ready, frames come
+      // from the CPU decoder where that is cheap enough (decodeInto). Then the compilation starts
+      // once the first frame is on the canvas: started earlier, it kept the GPU process from
+      // drawing that frame for half a second (SwiftShader in Chromium).
+      const cpuFirst = this.decodesOnCpuWhileCompiling(video);
+      if (!cpuFirst) this.compileGpu(video, loadId);
+      this.frameCanvas ??= await frameCanvas;
+      if (generation !== this.generation) return;
       const { width, height } = video.info;
       const bytes = Math.max(16, width * height * 3 * 4);
       this.ring = Array.from({ length: this.ringSize }, (_, i) => ({
@@ -209,7 +237,10 @@ export class NervPlayer extends EventTarget {
       this.emit('durationchange');
       this.emit('loadedmetadata');
       await this.showPosition(0, generation);
+      // 'loadeddata' once the first frame is on the canvas, not merely submitted.
+      await device.queue.onSubmittedWorkDone();
       if (loadId !== this.loadId || this.error) return;
+      if (cpuFirst) this.compileGpu(video, loadId);
       this.emit('loadeddata');
       this.emit('canplay');
     } catch (error) {
@@ -307,6 +338,8 @@ export class NervPlayer extends EventTarget {
     this.stream?.cancel();
     this.stream = undefined;
     this.video = undefined;
+    this.gpuReady = undefined;
+    this.gpuCompiled = false;
     for (const slot of this.ring) slot.buffer.destroy();
     this.ring = [];
     this.playing = false;
@@ -432,12 +465,22 @@ export class NervPlayer extends EventTarget {
     const run = this.decodeChain.then(async () => {
       if (generation !== this.generation) return;
       const device = this.device!;
+      const onCpu = !this.gpuCompiled && this.decodesOnCpuWhileCompiling(video);
+      if (!onCpu) await this.compileGpu(video, this.loadId);
+      if (generation !== this.generation) return;
       const started = performance.now();
-      const output = video.frameGpu(frame);
-      const encoder = device.createCommandEncoder({ label: 'nerv-ring-copy' });
-      encoder.copyBufferToBuffer(output.buffer, 0, slot.buffer, 0, output.width * output.height * 3 * 4);
-      device.queue.submit([encoder.finish()]);
-      await device.queue.onSubmittedWorkDone();
+      if (onCpu) {
+        // Done once queued: the queue writes it before any draw of the slot. (Not waiting for the
+        // GPU here: while the pipelines compile, the GPU process answers late.)
+        const samples = video.synthesizedCpu(frame);
+        device.queue.writeBuffer(slot.buffer, 0, samples.buffer, samples.byteOffset, samples.byteLength);
+      } else {
+        const output = video.frameGpu(frame);
+        const encoder = device.createCommandEncoder({ label: 'nerv-ring-copy' });
+        encoder.copyBufferToBuffer(output.buffer, 0, slot.buffer, 0, output.width * output.height * 3 * 4);
+        device.queue.submit([encoder.finish()]);
+        await device.queue.onSubmittedWorkDone();
+      }
       this.decodeTimes.push(performance.now() - started);
       if (this.decodeTimes.length > DECODE_WINDOW) this.decodeTimes.shift();
       this.counters.decoded++;
@@ -445,6 +488,25 @@ export class NervPlayer extends EventTarget {
     });
     this.decodeChain = run.catch(() => {});
     await run;
+  }
+
+  /** Starts compiling the GPU decoder's pipelines (once per load); resolves when they are ready. */
+  private compileGpu(video: NervVideo, loadId: number): Promise<void> {
+    if (!this.gpuReady) {
+      this.gpuReady = video.prepareGpu().then(() => {
+        if (loadId === this.loadId) this.gpuCompiled = true;
+      });
+      this.gpuReady.catch((error) => {
+        if (loadId === this.loadId) this.fail(error);
+      });
+    }
+    return this.gpuReady;
+  }
+
+  private decodesOnCpuWhileCompiling(video: NervVideo): boolean {
+    if (this.cpuWhileCompiling !== 'auto') return this.cpuWhileCompiling;
+    const { width, height, decodeCost } = video.info;
+    return width * height * (decodeCost.upsampling + decodeCost.synthesis) <= CPU_FRAME_MACS;
   }
 
   private setStalled(stalled: boolean, waitingFor = 0): void {
