@@ -40,7 +40,10 @@ const { values: args, positionals } = parseArgs({
 
 const base = PROFILES[DEFAULT_PROFILE];
 const raster: ContextTap[] = [
-  { from: 'current', dy: -1, dx: -1 }, { from: 'current', dy: -1, dx: 0 }, { from: 'current', dy: -1, dx: 1 }, { from: 'current', dy: 0, dx: -1 },
+  { from: 'current', dy: -1, dx: -1 },
+  { from: 'current', dy: -1, dx: 0 },
+  { from: 'current', dy: -1, dx: 1 },
+  { from: 'current', dy: 0, dx: -1 },
   ...base.arm.taps.filter((t) => t.from !== 'current'),
 ];
 interface Variant {
@@ -55,8 +58,12 @@ const VARIANTS: Variant[] = [
   { name: 'no-rate', what: 'rate term off (lambda 1e-9): the context model is not trained', options: { lambda: 1e-9 } },
   { name: 'no-context', what: 'no taps: one Laplace for every latent', profile: { arm: { ...base.arm, taps: [] } } },
   { name: 'no-temporal', what: 'no previous-frame taps', profile: { arm: { ...base.arm, taps: base.arm.taps.filter((t) => t.from !== 'previous') } } },
-  { name: 'raster', what: 'sequential context (causal raster taps) instead of the checkerboard', profile: { arm: { ...base.arm, taps: raster, schedule: 'raster' } } },
-  { name: 'rgb', what: 'codes RGB instead of Y\'CbCr 4:2:0', rgb: true },
+  {
+    name: 'raster',
+    what: 'sequential context (causal raster taps) instead of the checkerboard',
+    profile: { arm: { ...base.arm, taps: raster, schedule: 'raster' } },
+  },
+  { name: 'rgb', what: "codes RGB instead of Y'CbCr 4:2:0", rgb: true },
   { name: 'levels5', what: '5 latent levels (stride 1 to 16)', profile: { levels: 5 } },
   { name: 'stride2', what: '6 levels from stride 2 (no full-resolution level)', profile: { levels: 6, firstStride: 2 } },
 ];
@@ -113,7 +120,12 @@ const rows = [];
 let reference: number | undefined;
 for (const variant of variants) {
   const input = variant.rgb ? frames.map((f) => ({ width: f.width, height: f.height, data: f.data })) : frames;
-  const key = createHash('sha256').update(JSON.stringify({ variant, keySteps, lambda, width, height, n: frames.length })).update(codeDigest).update(clipDigest).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(JSON.stringify({ variant, keySteps, lambda, width, height, n: frames.length }))
+    .update(codeDigest)
+    .update(clipDigest)
+    .digest('hex')
+    .slice(0, 16);
   const cached = join(cacheDir, `${variant.name}-${key}.json`);
   if (existsSync(cached)) {
     const row = JSON.parse(readFileSync(cached, 'utf8'));
@@ -129,31 +141,65 @@ for (const variant of variants) {
   const name = register(variant);
   const started = performance.now();
   const result = await encodeFrames(ctx, input, {
-    profile: name, lambda, steps, laterSteps: Math.max(10, Math.round(steps * 0.375)), ...variant.options,
+    profile: name,
+    lambda,
+    steps,
+    laterSteps: Math.max(10, Math.round(steps * 0.375)),
+    ...variant.options,
   });
   const seconds = (performance.now() - started) / 1000;
   const parts = describeNerv(result.bytes);
   const networks = Object.values(parts.tensors).reduce((a, b) => a + b, 0);
   const row = {
-    variant: variant.name, what: variant.what, steps, secondsPerStep: perStep, seconds,
-    bytes: result.bytes.length, bpp: result.bpp, psnrYuv: result.psnrYuv?.weighted ?? null, psnrRgb: result.psnrRgb,
-    latentBytes: parts.latents, networkBytes: networks, headerBytes: parts.header + parts.index + parts.chunkOverhead,
+    variant: variant.name,
+    what: variant.what,
+    steps,
+    secondsPerStep: perStep,
+    seconds,
+    bytes: result.bytes.length,
+    bpp: result.bpp,
+    psnrYuv: result.psnrYuv?.weighted ?? null,
+    psnrRgb: result.psnrRgb,
+    latentBytes: parts.latents,
+    networkBytes: networks,
+    headerBytes: parts.header + parts.index + parts.chunkOverhead,
     macsPerPixel: macsPerPixel(result.model),
   };
   writeFileSync(cached, JSON.stringify(row, null, 2));
   rows.push(row);
-  console.log(`${variant.name}: ${row.bytes} bytes (${row.bpp.toFixed(4)} bpp: latents ${row.latentBytes}, networks ${row.networkBytes}, header ${row.headerBytes}), ` +
-    `YUV ${row.psnrYuv?.toFixed(2) ?? '-'} dB, RGB ${row.psnrRgb.toFixed(2)} dB, ${steps} steps in ${seconds.toFixed(0)} s`);
+  console.log(
+    `${variant.name}: ${row.bytes} bytes (${row.bpp.toFixed(4)} bpp: latents ${row.latentBytes}, networks ${row.networkBytes}, header ${row.headerBytes}), ` +
+      `YUV ${row.psnrYuv?.toFixed(2) ?? '-'} dB, RGB ${row.psnrRgb.toFixed(2)} dB, ${steps} steps in ${seconds.toFixed(0)} s`,
+  );
 }
 
 const fmt = (v: number | null, d: number) => (v === null ? '-' : v.toFixed(d));
 console.log(`\n${frames.length} frames ${width}x${height}, lambda ${lambda}, ${keySteps} key-group steps for the default (others: the same training time)`);
 console.log('variant        bytes   bpp      latents  networks header  YUV dB  RGB dB  steps  MACs/px');
 for (const r of rows) {
-  console.log(`${r.variant.padEnd(12)} ${String(r.bytes).padStart(7)} ${fmt(r.bpp, 4).padStart(7)} ${String(r.latentBytes).padStart(8)} ${String(r.networkBytes).padStart(8)} ${String(r.headerBytes).padStart(6)} ${fmt(r.psnrYuv, 2).padStart(7)} ${fmt(r.psnrRgb, 2).padStart(7)} ${String(r.steps).padStart(6)} ${String(r.macsPerPixel).padStart(8)}`);
+  console.log(
+    `${r.variant.padEnd(12)} ${String(r.bytes).padStart(7)} ${fmt(r.bpp, 4).padStart(7)} ${String(r.latentBytes).padStart(8)} ${String(r.networkBytes).padStart(8)} ${String(r.headerBytes).padStart(6)} ${fmt(r.psnrYuv, 2).padStart(7)} ${fmt(r.psnrRgb, 2).padStart(7)} ${String(r.steps).padStart(6)} ${String(r.macsPerPixel).padStart(8)}`,
+  );
 }
 const results = join(ROOT, 'bench', 'results');
 mkdirSync(results, { recursive: true });
 const file = join(results, `ablation${args.tag ? `-${args.tag}` : ''}.json`);
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0].model, input: positionals[0] ?? 'built-in sample', width, height, frames: frames.length, lambda, keySteps, rows }, null, 2));
+writeFileSync(
+  file,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      cpu: cpus()[0].model,
+      input: positionals[0] ?? 'built-in sample',
+      width,
+      height,
+      frames: frames.length,
+      lambda,
+      keySteps,
+      rows,
+    },
+    null,
+    2,
+  ),
+);
 console.log(`wrote ${file}`);

@@ -52,12 +52,21 @@ for (const { width, height } of sizes) {
   const gpuMs = (performance.now() - started) / frames;
   const cost = decodeCost(model);
   const row = {
-    width, height, latentsPerFrame: latentsPerFrame(model), bytesPerFrame: group.latents.length / frames,
-    entropyCpuMsPerFrame: entropyMs, entropyWallMsPerFrame: entropyWallMs, synthesisCpuMsPerFrame: cpuMs, synthesisWebgpuMsPerFrame: gpuMs, macsPerPixel: Math.round(cost.total),
+    width,
+    height,
+    latentsPerFrame: latentsPerFrame(model),
+    bytesPerFrame: group.latents.length / frames,
+    entropyCpuMsPerFrame: entropyMs,
+    entropyWallMsPerFrame: entropyWallMs,
+    synthesisCpuMsPerFrame: cpuMs,
+    synthesisWebgpuMsPerFrame: gpuMs,
+    macsPerPixel: Math.round(cost.total),
   };
   rows.push(row);
-  console.log(`${width}x${height}: ${row.latentsPerFrame} latents/frame; entropy decoding ${entropyMs.toFixed(1)} ms CPU per frame (JavaScript, one thread; ${entropyWallMs.toFixed(1)} ms wall), ` +
-    `synthesis ${cpuMs.toFixed(1)} ms (CPU reference) / ${gpuMs.toFixed(1)} ms (WebGPU, ${ctx.device.adapterInfo?.description || 'adapter'}); ${row.macsPerPixel} MACs/px`);
+  console.log(
+    `${width}x${height}: ${row.latentsPerFrame} latents/frame; entropy decoding ${entropyMs.toFixed(1)} ms CPU per frame (JavaScript, one thread; ${entropyWallMs.toFixed(1)} ms wall), ` +
+      `synthesis ${cpuMs.toFixed(1)} ms (CPU reference) / ${gpuMs.toFixed(1)} ms (WebGPU, ${ctx.device.adapterInfo?.description || 'adapter'}); ${row.macsPerPixel} MACs/px`,
+  );
 }
 const out = join(import.meta.dirname, 'results');
 mkdirSync(out, { recursive: true });

@@ -48,7 +48,9 @@ function nervkit(argv: string[]): Promise<{ stdout: string; seconds: number }> {
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-    child.on('close', (code) => (code === 0 ? resolve({ stdout, seconds: (performance.now() - started) / 1000 }) : reject(new Error(`nervkit ${argv[0]} exited with ${code}: ${stderr}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve({ stdout, seconds: (performance.now() - started) / 1000 }) : reject(new Error(`nervkit ${argv[0]} exited with ${code}: ${stderr}`)),
+    );
   });
 }
 
@@ -63,7 +65,10 @@ function overheads(summary: Summary) {
   const byWorker = new Map<string, Timing[]>();
   for (const s of segments) byWorker.set(s.worker, [...(byWorker.get(s.worker) ?? []), s]);
   const rows = segments.map((s) => {
-    const previous = byWorker.get(s.worker)!.filter((o) => o.finishedAt <= s.startedAt).map((o) => o.finishedAt);
+    const previous = byWorker
+      .get(s.worker)!
+      .filter((o) => o.finishedAt <= s.startedAt)
+      .map((o) => o.finishedAt);
     const free = Math.max(s.enqueuedAt, ...previous);
     return { index: s.index, worker: s.worker, pickupMs: s.startedAt - free, deliveryMs: s.receivedAt - s.finishedAt, jobMs: s.finishedAt - s.startedAt };
   });
@@ -105,16 +110,36 @@ try {
   console.log('\n| workers | wall s | speed-up | pickup ms/segment | delivery ms/segment | join ms/segment | job time outside training ms/segment |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of results) {
-    console.log(`| ${r.workers} | ${r.seconds.toFixed(1)} | ${(one.seconds / r.seconds).toFixed(2)}x | ${r.pickupMs.toFixed(0)} | ${r.deliveryMs.toFixed(0)} | ${r.joinMsPerSegment.toFixed(1)} | ${r.inJobMsPerSegment.toFixed(0)} |`);
+    console.log(
+      `| ${r.workers} | ${r.seconds.toFixed(1)} | ${(one.seconds / r.seconds).toFixed(2)}x | ${r.pickupMs.toFixed(0)} | ${r.deliveryMs.toFixed(0)} | ${r.joinMsPerSegment.toFixed(1)} | ${r.inJobMsPerSegment.toFixed(0)} |`,
+    );
   }
-  console.log(`\nsingle machine without a queue: ${local.seconds.toFixed(1)} s (pipelines compiled in that run); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores`);
+  console.log(
+    `\nsingle machine without a queue: ${local.seconds.toFixed(1)} s (pipelines compiled in that run); load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${cpus().length} cores`,
+  );
   const out = join(import.meta.dirname, 'results');
   mkdirSync(out, { recursive: true });
   const file = join(out, `distributed${args.tag ? `-${args.tag}` : ''}.json`);
-  writeFileSync(file, JSON.stringify({
-    date: new Date().toISOString(), cpu: cpus()[0].model, cores: cpus().length, loadavg: loadavg(), settings, input: args.input ?? 'built-in sample',
-    localSeconds: local.seconds, speedup: one.seconds / two.seconds, results,
-  }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        cpu: cpus()[0].model,
+        cores: cpus().length,
+        loadavg: loadavg(),
+        settings,
+        input: args.input ?? 'built-in sample',
+        localSeconds: local.seconds,
+        speedup: one.seconds / two.seconds,
+        results,
+      },
+      null,
+      2,
+    ),
+  );
   console.log(`wrote ${file}`);
 } finally {
   for (const worker of workers) worker.child.kill('SIGTERM');

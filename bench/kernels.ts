@@ -157,7 +157,13 @@ interface CompositionResult {
 }
 
 async function profileComposition(
-  ctx: GpuContext, model: ModelDescription, frames: number, kernels: GroupGraphOptions['kernels'], timestamps: boolean, quick: boolean, matmulGflops: () => number,
+  ctx: GpuContext,
+  model: ModelDescription,
+  frames: number,
+  kernels: GroupGraphOptions['kernels'],
+  timestamps: boolean,
+  quick: boolean,
+  matmulGflops: () => number,
 ): Promise<Omit<CompositionResult, 'step'> & { stepMs: number; sumMs: number; flops: ReturnType<typeof stageFlops> }> {
   const pixels = frames * model.width * model.height;
   const graph = buildGraph(ctx, model, frames, { kernels });
@@ -226,7 +232,10 @@ function adapterDescription(ctx: GpuContext) {
   const info = (ctx.device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   const icd = process.env.VK_ICD_FILENAMES;
   return {
-    vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', device: info?.device ?? '', description: info?.description ?? '',
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    device: info?.device ?? '',
+    description: info?.description ?? '',
     runtime: `Node ${process.version}, Dawn (webgpu npm)${icd ? `, VK_ICD_FILENAMES=${icd}` : ''}${process.env.NERVKIT_ROBUSTNESS === '1' ? ', robustness on' : ''}`,
   };
 }
@@ -251,7 +260,9 @@ async function main(): Promise<void> {
   const timestamps = device.features.has('timestamp-query');
   const adapter = adapterDescription(ctx);
   const cpu = { model: cpus()[0]?.model ?? 'unknown', cores: cpus().length, loadAverageAtStart: loadavg() };
-  console.log(`adapter: ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' / ')}; CPU: ${cpu.model} x${cpu.cores}; load ${cpu.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `adapter: ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' / ')}; CPU: ${cpu.model} x${cpu.cores}; load ${cpu.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+  );
 
   const model = describeModel(size.width, size.height, frames);
   const pixels = frames * size.width * size.height;
@@ -281,24 +292,39 @@ async function main(): Promise<void> {
     const gflops = r.flops.step / (r.stepMs * 1e6);
     for (const s of r.stages) s.ofMatmul = s.gflops === null ? null : s.gflops / roofline.gflops;
     return {
-      kernels: r.kernels, composition: r.composition, dispatches: r.dispatches,
+      kernels: r.kernels,
+      composition: r.composition,
+      dispatches: r.dispatches,
       step: { ms: r.stepMs, gflops, ofMatmul: gflops / roofline.gflops, sumOfPiecesMs: r.sumMs, timing: timestamps ? 'timestamp-query' : 'isolated submits' },
-      stages: r.stages, kernelRows: r.kernelRows,
+      stages: r.stages,
+      kernelRows: r.kernelRows,
     };
   });
 
   const header = ['stage', ...results.flatMap((r) => [`${r.kernels} ms`, 'share', 'of matmul'])];
-  const rows = STAGES.map((stage) => [stage, ...results.flatMap((r) => {
-    const s = r.stages.find((x) => x.stage === stage)!;
-    return [fixed(s.ms, 1), `${(100 * s.share).toFixed(0)}%`, fixed(s.ofMatmul, 2)];
-  })]);
+  const rows = STAGES.map((stage) => [
+    stage,
+    ...results.flatMap((r) => {
+      const s = r.stages.find((x) => x.stage === stage)!;
+      return [fixed(s.ms, 1), `${(100 * s.share).toFixed(0)}%`, fixed(s.ofMatmul, 2)];
+    }),
+  ]);
   rows.push(['sum of pieces', ...results.flatMap((r) => [fixed(r.step.sumOfPiecesMs, 1), '', ''])]);
   rows.push(['whole step', ...results.flatMap((r) => [fixed(r.step.ms, 1), `${r.dispatches} disp.`, fixed(r.step.ofMatmul, 2)])]);
-  console.log(`\npieces timed by ${timestamps ? 'GPU timestamps (one pass per dispatch group)' : 'isolated submits'}; whole step = back-to-back steps, one submit each`);
+  console.log(
+    `\npieces timed by ${timestamps ? 'GPU timestamps (one pass per dispatch group)' : 'isolated submits'}; whole step = back-to-back steps, one submit each`,
+  );
   console.log(table(header, rows));
   for (const r of results) {
-    console.log(`\n${r.kernels} (${r.composition}): whole step ${r.step.ms.toFixed(1)} ms = ${r.step.gflops.toFixed(3)} GFLOP/s = ${(100 * r.step.ofMatmul).toFixed(1)}% of matmul (${roofline.gflops.toFixed(2)} GFLOP/s)`);
-    console.log(table(['kernel', 'stage', 'dispatches', 'ms', 'share'], r.kernelRows.map((k) => [k.kernel, k.stage, String(k.dispatches), fixed(k.ms, 2), `${((100 * k.ms) / r.step.sumOfPiecesMs).toFixed(1)}%`])));
+    console.log(
+      `\n${r.kernels} (${r.composition}): whole step ${r.step.ms.toFixed(1)} ms = ${r.step.gflops.toFixed(3)} GFLOP/s = ${(100 * r.step.ofMatmul).toFixed(1)}% of matmul (${roofline.gflops.toFixed(2)} GFLOP/s)`,
+    );
+    console.log(
+      table(
+        ['kernel', 'stage', 'dispatches', 'ms', 'share'],
+        r.kernelRows.map((k) => [k.kernel, k.stage, String(k.dispatches), fixed(k.ms, 2), `${((100 * k.ms) / r.step.sumOfPiecesMs).toFixed(1)}%`]),
+      ),
+    );
   }
 
   const decode = await decodeTimes(ctx, decodeSize, compositions, quick);
@@ -307,10 +333,16 @@ async function main(): Promise<void> {
   console.log(`\ndecode ${decode.size} (upsampling + synthesis): ${gpuParts.join(', ')}, CPU (synthesizeCpu) ${perFrame(decode.cpu)}`);
 
   const json = {
-    date: new Date().toISOString(), command: `npx tsx bench/kernels.ts ${process.argv.slice(2).join(' ')}`.trim(), quick,
-    adapter, cpu: { ...cpu, loadAverageAtEnd: loadavg() },
+    date: new Date().toISOString(),
+    command: `npx tsx bench/kernels.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    quick,
+    adapter,
+    cpu: { ...cpu, loadAverageAtEnd: loadavg() },
     model: { profile: model.profile, width: size.width, height: size.height, frames, pixels, latents: frames * latentsPerFrame(model), macsPerPixel: cost },
-    flopsPerStep: stageFlops(model, pixels).step, roofline, compositions: results, decode,
+    flopsPerStep: stageFlops(model, pixels).step,
+    roofline,
+    compositions: results,
+    decode,
   };
   const out = values.out ? resolve(values.out) : join(dirname(fileURLToPath(import.meta.url)), 'results', quick ? 'step-quick.json' : 'step.json');
   mkdirSync(dirname(out), { recursive: true });

@@ -107,7 +107,14 @@ interface FirstFrame {
 const nodeDevice = await requestGpuDevice();
 const outDir = new URL('./out/', import.meta.url);
 mkdirSync(outDir, { recursive: true });
-const clips: { width: number; height: number; bytes: Uint8Array; macsPerPixel: number; encodeSeconds?: number; node: Awaited<ReturnType<typeof nodeDecode>> }[] = [];
+const clips: {
+  width: number;
+  height: number;
+  bytes: Uint8Array;
+  macsPerPixel: number;
+  encodeSeconds?: number;
+  node: Awaited<ReturnType<typeof nodeDecode>>;
+}[] = [];
 for (const [width, height] of sizes) {
   const cached = new URL(`player-${width}x${height}-f${frameCount}-s${args.steps}.nerv`, outDir);
   let bytes: Uint8Array;
@@ -116,7 +123,13 @@ for (const [width, height] of sizes) {
     bytes = new Uint8Array(readFileSync(cached));
   } else {
     const started = performance.now();
-    const encoded = await encode(syntheticClip(width, height), { device: nodeDevice, groupSize: 8, steps: Number(args.steps), laterSteps: Number(args.steps), fps: FPS });
+    const encoded = await encode(syntheticClip(width, height), {
+      device: nodeDevice,
+      groupSize: 8,
+      steps: Number(args.steps),
+      laterSteps: Number(args.steps),
+      fps: FPS,
+    });
     encodeSeconds = (performance.now() - started) / 1000;
     bytes = encoded.bytes;
     writeFileSync(cached, bytes);
@@ -174,7 +187,10 @@ for (const { width, height, bytes, macsPerPixel, encodeSeconds, node } of clips)
     await page.goto(`${server.pageUrl('clip.nerv')}&autoplay=0&loop=1`);
     await page.waitForFunction('(window.playerEvents ?? []).includes("loadeddata")', null, { timeout: 120_000 });
     const browser: BrowserFigures = await page.evaluate(async (seconds) => {
-      type Lib = { open(bytes: Uint8Array, o: { device: GPUDevice }): Promise<{ info: { frameCount: number }; frameGpu(i: number): { device: GPUDevice } }>; requestGpuDevice(): Promise<GPUDevice> };
+      type Lib = {
+        open(bytes: Uint8Array, o: { device: GPUDevice }): Promise<{ info: { frameCount: number }; frameGpu(i: number): { device: GPUDevice } }>;
+        requestGpuDevice(): Promise<GPUDevice>;
+      };
       const lib = (window as unknown as { nervkit: Lib }).nervkit;
       const element = document.querySelector('nerv-video') as HTMLElement & { player: NervPlayer };
       // Library decode loop on its own device, as in Node.
@@ -239,15 +255,31 @@ for (const { width, height, bytes, macsPerPixel, encodeSeconds, node } of clips)
 const ms = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(0));
 const table = [
   ['size', 'metadata cold', 'first frame cold', 'GPU decoding cold', 'metadata warm', 'first frame warm', 'decode Chromium', 'decode Node', 'playback fps'],
-  ...(rows as { size: string; firstFrame: { cold: FirstFrame; warm: FirstFrame }; chromium: { decodeMs: number; playback: { shownFps: number; nominalFps: number } }; node: { decodeMs: number } }[]).map((row) => {
+  ...(
+    rows as {
+      size: string;
+      firstFrame: { cold: FirstFrame; warm: FirstFrame };
+      chromium: { decodeMs: number; playback: { shownFps: number; nominalFps: number } };
+      node: { decodeMs: number };
+    }[]
+  ).map((row) => {
     const { cold, warm } = row.firstFrame;
     return [
-      row.size, ms(cold.metadataMs), ms(cold.firstFrameMs), ms(cold.gpuDecodingMs), ms(warm.metadataMs), ms(warm.firstFrameMs),
-      row.chromium.decodeMs.toFixed(1), row.node.decodeMs.toFixed(1), `${row.chromium.playback.shownFps.toFixed(1)} of ${row.chromium.playback.nominalFps}`,
+      row.size,
+      ms(cold.metadataMs),
+      ms(cold.firstFrameMs),
+      ms(cold.gpuDecodingMs),
+      ms(warm.metadataMs),
+      ms(warm.firstFrameMs),
+      row.chromium.decodeMs.toFixed(1),
+      row.node.decodeMs.toFixed(1),
+      `${row.chromium.playback.shownFps.toFixed(1)} of ${row.chromium.playback.nominalFps}`,
     ];
   }),
 ];
-console.log(`${args.label ? `${args.label}: ` : ''}ms from creating <nerv-video> to metadata, first frame drawn, GPU decoder in use; decode ms/frame; playback fps`);
+console.log(
+  `${args.label ? `${args.label}: ` : ''}ms from creating <nerv-video> to metadata, first frame drawn, GPU decoder in use; decode ms/frame; playback fps`,
+);
 for (const line of table) console.log(line.map((cell, i) => cell.padStart(i === 0 ? 0 : table[0][i].length).padEnd(i === 0 ? 8 : 0)).join('  '));
 
 const result = {

@@ -68,7 +68,12 @@ const CLIPS_DIR = process.env.NERVKIT_CLIPS;
 const CLIP_PRESETS: Record<string, Omit<ClipSpec, 'path'> & { file?: string }> = {
   sample: { name: 'sample', shownPath: relative(ROOT, SAMPLE_PATH), frames: SAMPLE.frames, width: SAMPLE.width, height: SAMPLE.height },
   vtest: {
-    name: 'vtest', file: 'vtest.avi', shownPath: '$NERVKIT_CLIPS/vtest.avi', frames: 32, width: 320, height: 192,
+    name: 'vtest',
+    file: 'vtest.avi',
+    shownPath: '$NERVKIT_CLIPS/vtest.avi',
+    frames: 32,
+    width: 320,
+    height: 192,
     // docs/architecture.md: official HNeRV code (PyTorch) on a 2-core CPU, 150 epochs, 18 min; RGB PSNR.
     references: [{ label: 'HNeRV (measured)', bpp: 1.19, psnr: 32.0, width: 320, height: 192, frames: 32 }],
   },
@@ -212,7 +217,8 @@ function parseOptions(argv: string[]) {
   if (new Set(clips.map((c) => c.name)).size !== clips.length) throw new Error('two clips share a name: give each --clip its own NAME');
   const lambdas = parseList(values.lambdas, 'lambdas') ?? DEFAULT_LAMBDAS;
   if (lambdas.some((l) => !(l > 0))) throw new Error('--lambdas: every lambda must be > 0');
-  if (values.preset !== undefined && !(values.preset in PRESETS)) throw new Error(`--preset: expected one of ${Object.keys(PRESETS).join(', ')}, got '${values.preset}'`);
+  if (values.preset !== undefined && !(values.preset in PRESETS))
+    throw new Error(`--preset: expected one of ${Object.keys(PRESETS).join(', ')}, got '${values.preset}'`);
   const steps = wholeNumber(values.steps, 'steps') ?? (quick ? QUICK_STEPS : undefined);
   const laterSteps = wholeNumber(values['later-steps'], 'later-steps');
   const codecIds = (values.codecs ?? ANCHOR_CODECS.map((c) => c.id).join(',')).split(',').filter(Boolean);
@@ -293,7 +299,11 @@ async function hashTree(root: string, dirs: string[]): Promise<string> {
   };
   const files = (await Promise.all(dirs.map(walk))).flat().sort();
   if (files.length === 0) throw new Error(`no sources under ${dirs.map((d) => join(root, d)).join(', ')}`);
-  for (const file of files) hash.update(`${file}\0`).update(await readFile(join(root, file))).update('\0');
+  for (const file of files)
+    hash
+      .update(`${file}\0`)
+      .update(await readFile(join(root, file)))
+      .update('\0');
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -322,7 +332,10 @@ class PointCache {
   async get<T>(name: string, key: Key): Promise<T | undefined> {
     const path = this.path(name, key);
     if (this.fresh && !this.written.has(path)) return undefined;
-    const entry = await readFile(path, 'utf8').then((t) => JSON.parse(t) as CacheEntry<T>, () => undefined);
+    const entry = await readFile(path, 'utf8').then(
+      (t) => JSON.parse(t) as CacheEntry<T>,
+      () => undefined,
+    );
     // The key inside guards against a hash prefix collision and a hand-edited file.
     if (entry && keyText(entry.key) === keyText(key)) {
       this.hits++;
@@ -346,7 +359,10 @@ class PointCache {
     let count = 0;
     for (const file of await readdir(this.dir).catch(() => [] as string[])) {
       if (!file.startsWith(`${name}-`) || !file.endsWith('.json')) continue;
-      const entry = await readFile(join(this.dir, file), 'utf8').then((t) => JSON.parse(t) as CacheEntry<unknown>, () => undefined);
+      const entry = await readFile(join(this.dir, file), 'utf8').then(
+        (t) => JSON.parse(t) as CacheEntry<unknown>,
+        () => undefined,
+      );
       if (!entry || entry.key[field] === key[field]) continue;
       const { [field]: __, ...other } = entry.key;
       if (keyText(other) === keyText(rest)) count++;
@@ -432,17 +448,46 @@ async function prepareSource(clip: ClipSpec, options: Options, dir: string, ffmp
     throw new Error(`clip '${clip.name}': ${clip.path} does not exist${hint}`);
   });
   // What the Y4M was made from: another input file under the same clip name makes it again.
-  const made = JSON.stringify({ input: resolve(clip.path), bytes: input.size, mtime: input.mtimeMs, frames: clip.frames, width: clip.width, height: clip.height, ffmpeg: ffmpegVersion });
+  const made = JSON.stringify({
+    input: resolve(clip.path),
+    bytes: input.size,
+    mtime: input.mtimeMs,
+    frames: clip.frames,
+    width: clip.width,
+    height: clip.height,
+    ffmpeg: ffmpegVersion,
+  });
   const metaPath = join(dir, 'source.json');
-  const current = (await readFile(metaPath, 'utf8').catch(() => '')) === made && (await stat(path).then((s) => s.size > 0, () => false));
+  const current =
+    (await readFile(metaPath, 'utf8').catch(() => '')) === made &&
+    (await stat(path).then(
+      (s) => s.size > 0,
+      () => false,
+    ));
   if (!current || options.fresh) {
     // ffmpeg cannot read the brotli-packed sample: unpack it first.
     const unpacked = clip.path.endsWith('.br') ? join(dir, 'input.y4m') : clip.path;
     if (unpacked !== clip.path) await writeFile(unpacked, brotliDecompressSync(await readFile(clip.path)));
-    await run(options.ffmpeg, [
-      '-v', 'error', '-y', '-i', unpacked, '-frames:v', String(clip.frames),
-      '-vf', `scale=${clip.width}:${clip.height}`, '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', path,
-    ], { signal: abort.signal });
+    await run(
+      options.ffmpeg,
+      [
+        '-v',
+        'error',
+        '-y',
+        '-i',
+        unpacked,
+        '-frames:v',
+        String(clip.frames),
+        '-vf',
+        `scale=${clip.width}:${clip.height}`,
+        '-pix_fmt',
+        'yuv420p',
+        '-f',
+        'yuv4mpegpipe',
+        path,
+      ],
+      { signal: abort.signal },
+    );
     await writeFile(metaPath, made);
   }
   return { path, hash: sha256(await readFile(path)).slice(0, 16) };
@@ -483,42 +528,90 @@ async function runNervkit(ctx: ClipContext, options: Options, sourcesHash: strin
     abort.signal.throwIfAborted();
     const settings = ['--lambda', String(lambda), ...options.settings];
     const key: Key = {
-      kind: 'nervkit', clip: ctx.clip.name, source: ctx.sourceHash, frames: ctx.clip.frames, width: ctx.clip.width, height: ctx.clip.height,
-      settings, sources: sourcesHash,
+      kind: 'nervkit',
+      clip: ctx.clip.name,
+      source: ctx.sourceHash,
+      frames: ctx.clip.frames,
+      width: ctx.clip.width,
+      height: ctx.clip.height,
+      settings,
+      sources: sourcesHash,
     };
     const name = `nervkit-lambda${lambda}`;
     let point = await ctx.cache.get<PointResult>(name, key);
     if (point) {
-      log(`  nervkit ${i} (${settings.join(' ')}): cached, not encoded again (${point.bytes} bytes, ${fmt(point.psnrYuv, 2)} dB YUV; encoded in ${fmt(point.encodeSeconds, 0)} s on ${point.nervkit?.date.slice(0, 10)})`);
+      log(
+        `  nervkit ${i} (${settings.join(' ')}): cached, not encoded again (${point.bytes} bytes, ${fmt(point.psnrYuv, 2)} dB YUV; encoded in ${fmt(point.encodeSeconds, 0)} s on ${point.nervkit?.date.slice(0, 10)})`,
+      );
       results.push({ ...point, point: i, cached: true });
       continue;
     }
     const stale = options.fresh ? 0 : await ctx.cache.staleCount(name, key, 'sources');
     const left = options.lambdas.length - i;
     const eta = fresh.length ? `; about ${fmt((left * fresh.reduce((a, b) => a + b, 0)) / fresh.length / 60, 0)} min left for this clip` : '';
-    log(`  nervkit ${i} (${settings.join(' ')}): encoding, started ${new Date().toTimeString().slice(0, 5)}${stale ? ` (${stale} cached entry made by other nervkit sources: not reused)` : ''}${eta}`);
+    log(
+      `  nervkit ${i} (${settings.join(' ')}): encoding, started ${new Date().toTimeString().slice(0, 5)}${stale ? ` (${stale} cached entry made by other nervkit sources: not reused)` : ''}${eta}`,
+    );
     const file = ctx.cache.path(name, key, 'nerv');
     try {
       const encoded = await nervkitJson(options.nervkitBin, [
-        'encode', '-i', ctx.source, '-o', file, '-y', '--frames', String(ctx.clip.frames), ...settings, '--json',
+        'encode',
+        '-i',
+        ctx.source,
+        '-o',
+        file,
+        '-y',
+        '--frames',
+        String(ctx.clip.frames),
+        ...settings,
+        '--json',
       ]);
       const evaluated = await nervkitJson(options.nervkitBin, ['eval', '-i', file, '--ref', ctx.source, '--json']);
       const bytes = (await stat(file)).size;
       const e = evaluated.json as { frames: number; psnr: number; psnrYuv: number; msSsim: number };
       const j = encoded.json as {
-        seconds: number; psnr: number; psnrRgb: number; colour: string; adapter: string; parameterCount: number; macsPerPixel: number; warnings: string[];
+        seconds: number;
+        psnr: number;
+        psnrRgb: number;
+        colour: string;
+        adapter: string;
+        parameterCount: number;
+        macsPerPixel: number;
+        warnings: string[];
         groups: { frames: number; key: boolean; steps: number; seconds: number; latentBytes: number; networkBytes: number }[];
       };
       const latentBytes = j.groups.reduce((a, g) => a + g.latentBytes, 0);
       const networkBytes = j.groups.reduce((a, g) => a + g.networkBytes, 0);
       point = {
-        codec: 'nervkit', label: 'nervkit', point: i, setting: settings.join(' '), lambda, bytes, bpp: (bytes * 8) / ctx.pixels,
-        frames: e.frames, psnr: e.psnr, psnrYuv: e.psnrYuv, msSsim: e.msSsim, encodeSeconds: encoded.seconds, cached: false,
+        codec: 'nervkit',
+        label: 'nervkit',
+        point: i,
+        setting: settings.join(' '),
+        lambda,
+        bytes,
+        bpp: (bytes * 8) / ctx.pixels,
+        frames: e.frames,
+        psnr: e.psnr,
+        psnrYuv: e.psnrYuv,
+        msSsim: e.msSsim,
+        encodeSeconds: encoded.seconds,
+        cached: false,
         nervkit: {
-          encoderSeconds: j.seconds, evalSeconds: evaluated.seconds, encoderPsnr: j.psnr, encoderPsnrRgb: j.psnrRgb, colour: j.colour, adapter: j.adapter,
-          parameterCount: j.parameterCount, macsPerPixel: j.macsPerPixel, latentBytes, networkBytes, headerBytes: bytes - latentBytes - networkBytes,
-          groups: j.groups.map((g) => ({ frames: g.frames, key: g.key, steps: g.steps, seconds: g.seconds })), warnings: j.warnings,
-          date: new Date().toISOString(), machine: MACHINE,
+          encoderSeconds: j.seconds,
+          evalSeconds: evaluated.seconds,
+          encoderPsnr: j.psnr,
+          encoderPsnrRgb: j.psnrRgb,
+          colour: j.colour,
+          adapter: j.adapter,
+          parameterCount: j.parameterCount,
+          macsPerPixel: j.macsPerPixel,
+          latentBytes,
+          networkBytes,
+          headerBytes: bytes - latentBytes - networkBytes,
+          groups: j.groups.map((g) => ({ frames: g.frames, key: g.key, steps: g.steps, seconds: g.seconds })),
+          warnings: j.warnings,
+          date: new Date().toISOString(),
+          machine: MACHINE,
         },
       };
     } catch (error) {
@@ -571,7 +664,13 @@ async function runAnchor(codec: AnchorCodec, ctx: ClipContext, options: Options,
     if (known) return known;
     abort.signal.throwIfAborted(); // ffmpeg runs are short: stop between them
     const key: Key = {
-      ...anchorKey, codec: codec.id, encoder: codec.encoder, preset: codec.preset, format: codec.format, extraArgs: codec.extraArgs, crf: crfText(crf),
+      ...anchorKey,
+      codec: codec.id,
+      encoder: codec.encoder,
+      preset: codec.preset,
+      format: codec.format,
+      extraArgs: codec.extraArgs,
+      crf: crfText(crf),
     };
     const name = `${codec.id}-crf${crfText(crf)}`;
     let probe = await ctx.cache.get<AnchorProbe>(name, key);
@@ -587,8 +686,16 @@ async function runAnchor(codec: AnchorCodec, ctx: ClipContext, options: Options,
     return probe;
   };
   const row = (point: PointResult['point'], probe: AnchorProbe): PointResult => ({
-    codec: codec.id, label: codec.label, point, setting: `crf ${crfText(probe.crf)}`, crf: probe.crf,
-    bytes: probe.bytes, bpp: (probe.bytes * 8) / ctx.pixels, ...probe.quality, encodeSeconds: probe.seconds, cached: probe.cached,
+    codec: codec.id,
+    label: codec.label,
+    point,
+    setting: `crf ${crfText(probe.crf)}`,
+    crf: probe.crf,
+    bytes: probe.bytes,
+    bpp: (probe.bytes * 8) / ctx.pixels,
+    ...probe.quality,
+    encodeSeconds: probe.seconds,
+    cached: probe.cached,
   });
   const results: PointResult[] = [];
   for (const t of targets ?? []) {
@@ -600,12 +707,21 @@ async function runAnchor(codec: AnchorCodec, ctx: ClipContext, options: Options,
       slope: byBytes ? -Math.LN2 / 6 : -0.6, // bytes halve every ~6 CRF; about 0.6 dB per CRF step
     });
     const r: PointResult = {
-      ...row(t.point, search.best), match: t.match, target: t.target, matchError: byBytes ? Math.expm1(search.error) : search.error, matched: search.matched,
-      note: search.note, searchProbes: search.probes,
+      ...row(t.point, search.best),
+      match: t.match,
+      target: t.target,
+      matchError: byBytes ? Math.expm1(search.error) : search.error,
+      matched: search.matched,
+      note: search.note,
+      searchProbes: search.probes,
     };
     results.push(r);
-    const miss = byBytes ? `${pct(r.matchError!)} vs ${t.target} bytes` : `${signed(r.matchError!, 3)} dB vs ${fmt(t.target, 2)} ${t.match === 'psnrYuv' ? 'YUV' : 'RGB'}`;
-    log(`  ${codec.label} ${t.point} (${t.match}): crf ${crfText(r.crf!)}, ${r.bytes} bytes, ${fmt(r.psnrYuv, 2)} dB YUV (${miss}, ${search.probes} probes)${r.note ? `  [${r.note}]` : ''}`);
+    const miss = byBytes
+      ? `${pct(r.matchError!)} vs ${t.target} bytes`
+      : `${signed(r.matchError!, 3)} dB vs ${fmt(t.target, 2)} ${t.match === 'psnrYuv' ? 'YUV' : 'RGB'}`;
+    log(
+      `  ${codec.label} ${t.point} (${t.match}): crf ${crfText(r.crf!)}, ${r.bytes} bytes, ${fmt(r.psnrYuv, 2)} dB YUV (${miss}, ${search.probes} probes)${r.note ? `  [${r.note}]` : ''}`,
+    );
   }
   if (!targets) {
     for (const [i, crf] of options.anchorCrfs.entries()) {
@@ -644,9 +760,7 @@ function bdRows(points: PointResult[], codecs: AnchorCodec[], nervkit: boolean):
   // One point per distinct encode: a bytes match and a PSNR match may land on the same CRF.
   const curve = (id: string, metric: 'psnr' | 'psnrYuv') => {
     const seen = new Set<string>();
-    return points
-      .filter((p) => p.codec === id && !isLossless(p) && !seen.has(p.setting) && seen.add(p.setting))
-      .map((p) => ({ rate: p.bpp, psnr: p[metric] }));
+    return points.filter((p) => p.codec === id && !isLossless(p) && !seen.has(p.setting) && seen.add(p.setting)).map((p) => ({ rate: p.bpp, psnr: p[metric] }));
   };
   const bd = (test: string, anchor: string, metric: 'psnr' | 'psnrYuv'): BdValue => {
     const rate = bdRate(curve(anchor, metric), curve(test, metric));
@@ -685,8 +799,16 @@ function table(points: PointResult[]): string {
       ? ''
       : `${p.match === 'bytes' ? `bytes ${pct(p.matchError!)}` : `${p.match === 'psnrYuv' ? 'YUV' : 'RGB'} ${signed(p.matchError!, 2)} dB`}${p.matched ? '' : ' (!)'}`;
   const rows = points.map((p) => [
-    p.label, String(p.point), `${p.setting}${isLossless(p) ? ' (lossless)' : ''}${p.cached ? ' *' : ''}`, String(p.bytes), fmt(p.bpp, 4), fmt(p.psnrYuv, 2), fmt(p.psnr, 2),
-    fmt(p.msSsim, 4), fmt(p.encodeSeconds, p.codec === 'nervkit' ? 0 : 2), matchText(p),
+    p.label,
+    String(p.point),
+    `${p.setting}${isLossless(p) ? ' (lossless)' : ''}${p.cached ? ' *' : ''}`,
+    String(p.bytes),
+    fmt(p.bpp, 4),
+    fmt(p.psnrYuv, 2),
+    fmt(p.psnr, 2),
+    fmt(p.msSsim, 4),
+    fmt(p.encodeSeconds, p.codec === 'nervkit' ? 0 : 2),
+    matchText(p),
   ]);
   if (points.every((p) => p.match === undefined)) {
     header.pop();
@@ -774,7 +896,14 @@ async function main(): Promise<void> {
         ];
       }
       const anchorKey: Key = {
-        kind: 'anchor', source: sourceHash, frames: clip.frames, width: clip.width, height: clip.height, keepSei: options.keepSei, ffmpeg: ffmpegVersion, measure: measureHash,
+        kind: 'anchor',
+        source: sourceHash,
+        frames: clip.frames,
+        width: clip.width,
+        height: clip.height,
+        keepSei: options.keepSei,
+        ffmpeg: ffmpegVersion,
+        measure: measureHash,
       };
       // Two nervkit points with the same bytes or PSNR (e.g. both at the size floor) need one anchor point.
       targets = targets?.filter((t, i) => targets!.findIndex((u) => u.match === t.match && u.target === t.target) === i);
@@ -844,11 +973,22 @@ async function writeReport(
       quick: options.quick,
       nervkit: options.nervkit
         ? {
-          bin: shown(options.nervkitBin), sources: run.sourcesHash, lambdas: options.lambdas, preset: options.preset, presetNamed: options.presetNamed,
-          settings: options.settings,
-        }
+            bin: shown(options.nervkitBin),
+            sources: run.sourcesHash,
+            lambdas: options.lambdas,
+            preset: options.preset,
+            presetNamed: options.presetNamed,
+            settings: options.settings,
+          }
         : false,
-      anchors: options.codecs.map((c) => ({ id: c.id, encoder: c.encoder, preset: c.preset, stream: c.format, extraArgs: c.extraArgs, seiRemoved: !options.keepSei })),
+      anchors: options.codecs.map((c) => ({
+        id: c.id,
+        encoder: c.encoder,
+        preset: c.preset,
+        stream: c.format,
+        extraArgs: c.extraArgs,
+        seiRemoved: !options.keepSei,
+      })),
       anchorMode: options.nervkit
         ? `matched to each nervkit point's bytes${options.matchPsnr.map((m) => `, its ${m.toUpperCase()} PSNR (and 0.5 dB below / above nervkit's range)`).join('')}`
         : options.targetBpp || options.targetPsnr
@@ -857,7 +997,8 @@ async function writeReport(
       tolerance: options.tolerance,
       psnrTolerance: options.psnrTolerance,
       maxEncodes: options.maxEncodes,
-      metrics: 'nervkit metrics (as `nervkit eval`): mean over frames of YUV PSNR (6Y+U+V)/8 on the 4:2:0 planes (the headline), RGB PSNR, MS-SSIM on luma; each frame capped at 100 dB',
+      metrics:
+        'nervkit metrics (as `nervkit eval`): mean over frames of YUV PSNR (6Y+U+V)/8 on the 4:2:0 planes (the headline), RGB PSNR, MS-SSIM on luma; each frame capped at 100 dB',
       bpp: 'real file bytes x 8 / (width x height x frames); anchors count the raw elementary stream (no container; SEI options strings removed unless keepSei)',
       bd: 'Bjontegaard (cubic fit of ln(bpp) vs PSNR, VCEG-M33), src/metrics/bd_rate.ts, on YUV PSNR (headline) and RGB PSNR',
       cache: 'cached points (cached: true) keep the timings of the run that made them',

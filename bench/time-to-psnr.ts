@@ -63,16 +63,29 @@ for (const steps of budgets) {
   const curve: [number, number][] = [];
   const started = performance.now();
   const result = await encodeFrames(ctx, frames, {
-    steps, laterSteps, lambda,
+    steps,
+    laterSteps,
+    lambda,
     onProgress: (e) => {
       if (e.phase === 'train') curve.push([(performance.now() - started) / 1000, e.psnr]);
     },
   });
   const seconds = (performance.now() - started) / 1000;
-  const row = { steps, laterSteps, seconds, bytes: result.bytes.length, bpp: result.bpp, psnrRgb: result.psnrRgb, psnrYuv: result.psnrYuv?.weighted ?? null, trainingCurve: curve };
+  const row = {
+    steps,
+    laterSteps,
+    seconds,
+    bytes: result.bytes.length,
+    bpp: result.bpp,
+    psnrRgb: result.psnrRgb,
+    psnrYuv: result.psnrYuv?.weighted ?? null,
+    trainingCurve: curve,
+  };
   writeFileSync(cached, JSON.stringify(row));
   rows.push(row);
-  console.log(`${steps}/${laterSteps} steps: ${seconds.toFixed(0)} s, RGB ${row.psnrRgb.toFixed(2)} dB, YUV ${row.psnrYuv?.toFixed(2) ?? '-'} dB, ${row.bpp.toFixed(3)} bpp`);
+  console.log(
+    `${steps}/${laterSteps} steps: ${seconds.toFixed(0)} s, RGB ${row.psnrRgb.toFixed(2)} dB, YUV ${row.psnrYuv?.toFixed(2) ?? '-'} dB, ${row.bpp.toFixed(3)} bpp`,
+  );
 }
 
 rows.sort((a, b) => a.seconds - b.seconds);
@@ -80,7 +93,9 @@ let timeToTarget: number | null = null;
 for (let i = 0; i < rows.length; i++) {
   if (rows[i].psnrRgb < target) continue;
   const before = rows[i - 1];
-  timeToTarget = before ? before.seconds + ((target - before.psnrRgb) * (rows[i].seconds - before.seconds)) / (rows[i].psnrRgb - before.psnrRgb) : rows[i].seconds;
+  timeToTarget = before
+    ? before.seconds + ((target - before.psnrRgb) * (rows[i].seconds - before.seconds)) / (rows[i].psnrRgb - before.psnrRgb)
+    : rows[i].seconds;
   break;
 }
 console.log(
@@ -90,7 +105,24 @@ console.log(
 );
 const out = join(import.meta.dirname, 'results');
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'time-to-psnr.json'), JSON.stringify({
-  date: new Date().toISOString(), cpu: cpus()[0].model, cores: cpus().length, adapter: ctx.device.adapterInfo?.description ?? null,
-  input: input ?? 'built-in sample', width, height, frames: frames.length, lambda, target, timeToTargetSeconds: timeToTarget, rows,
-}, null, 2));
+writeFileSync(
+  join(out, 'time-to-psnr.json'),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      cpu: cpus()[0].model,
+      cores: cpus().length,
+      adapter: ctx.device.adapterInfo?.description ?? null,
+      input: input ?? 'built-in sample',
+      width,
+      height,
+      frames: frames.length,
+      lambda,
+      target,
+      timeToTargetSeconds: timeToTarget,
+      rows,
+    },
+    null,
+    2,
+  ),
+);

@@ -81,6 +81,8 @@ if (json) {
   console.log(JSON.stringify(summary));
 } else {
   console.log(`nervkit in ${summary.runtime} on ${summary.adapter} (${summary.backend})`);
-  console.log(`encoded ${summary.frames} frames of ${summary.size} into ${summary.bytes} bytes (${summary.bpp.toFixed(3)} bpp) in ${encodeSeconds.toFixed(1)} s`);
+  console.log(
+    `encoded ${summary.frames} frames of ${summary.size} into ${summary.bytes} bytes (${summary.bpp.toFixed(3)} bpp) in ${encodeSeconds.toFixed(1)} s`,
+  );
   console.log(`decoded at ${summary.decodedPsnr.toFixed(2)} dB (encoder said ${summary.encodePsnr.toFixed(2)} dB), ${decodeMs.toFixed(1)} ms/frame`);
 }

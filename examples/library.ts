@@ -4,7 +4,9 @@ import { encode, open, type RgbFrame } from '../src/index.ts';
 
 const frames: RgbFrame[] = [];
 for (let t = 0; t < 8; t++) {
-  const width = 48, height = 32, data = new Float32Array(width * height * 3);
+  const width = 48,
+    height = 32,
+    data = new Float32Array(width * height * 3);
   for (let i = 0; i < width * height; i++) data.set([((i % width) + t) / 56, Math.floor(i / width) / height, 0.5], i * 3);
   frames.push({ width, height, data });
 }

@@ -21,8 +21,22 @@ const log = (text) => {
 
 // Every event, in order, for scripts and tests (window.playerEvents); the notable ones also on the page.
 window.playerEvents = [];
-const EVENTS = ['loadstart', 'loadedmetadata', 'loadeddata', 'canplay', 'progress', 'play', 'playing', 'pause', 'waiting',
-  'seeking', 'seeked', 'timeupdate', 'ended', 'error'];
+const EVENTS = [
+  'loadstart',
+  'loadedmetadata',
+  'loadeddata',
+  'canplay',
+  'progress',
+  'play',
+  'playing',
+  'pause',
+  'waiting',
+  'seeking',
+  'seeked',
+  'timeupdate',
+  'ended',
+  'error',
+];
 const NOTABLE = new Set(['loadedmetadata', 'loadeddata', 'play', 'pause', 'seeked', 'waiting', 'ended', 'error']);
 for (const type of EVENTS) {
   video.addEventListener(type, () => {

@@ -35,7 +35,9 @@ await source.close();
 const { width, height } = frames[0];
 const colour = frames[0].yuv?.chroma === '420' ? 'yuv420' : 'rgb';
 const model = describeModel(width, height, frames.length, { colour });
-console.log(`${width}x${height}, ${frames.length} frames, ${colour}; ${parameterCount(model)} network parameters, ${latentsPerFrame(model)} latents per frame, ${macsPerPixel(model)} MACs/pixel`);
+console.log(
+  `${width}x${height}, ${frames.length} frames, ${colour}; ${parameterCount(model)} network parameters, ${latentsPerFrame(model)} latents per frame, ${macsPerPixel(model)} MACs/pixel`,
+);
 
 const ctx = new GpuContext(await requestGpuDevice());
 const graph = new GroupGraph(ctx, model, frames.length, frames.length);
@@ -56,7 +58,9 @@ const result = await trainGroup(
   },
   (r) => {
     const seconds = (performance.now() - started) / 1000;
-    console.log(`step ${r.step} ${r.phase}: ${psnrOfMse(r.distortion).toFixed(2)} dB, ${(r.bits / pixels).toFixed(4)} bpp (latents, estimated), loss ${r.loss.toExponential(3)}, ${seconds.toFixed(0)} s`);
+    console.log(
+      `step ${r.step} ${r.phase}: ${psnrOfMse(r.distortion).toFixed(2)} dB, ${(r.bits / pixels).toFixed(4)} bpp (latents, estimated), loss ${r.loss.toExponential(3)}, ${seconds.toFixed(0)} s`,
+    );
   },
 );
 console.log(`best: ${psnrOfMse(result.best.distortion).toFixed(2)} dB at ${(result.best.bits / pixels).toFixed(4)} bpp after ${result.best.step} steps`);

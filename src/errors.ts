@@ -33,7 +33,6 @@ export class BadArgumentError extends NervError {
   }
 }
 
-
 /**
  * What exactly is wrong with a .nerv file. Stable strings: tests, the CLI and players branch on them
  * (e.g. a player treats 'truncated' as "wait for more bytes" only through readNervPrefix, never here).

@@ -34,7 +34,10 @@ test('ICD manifests are read from the loader folders; malformed ones are skipped
   const dirs = icdSearchDirs(env);
   t.true(dirs.includes(share));
   t.true(dirs.includes('/etc/vulkan/icd.d'));
-  t.deepEqual(findIcdManifests(dirs).filter((m) => m.path.startsWith(root)), [{ path: join(share, 'lvp_icd.json'), library: '/lib/libvulkan_lvp.so' }]);
+  t.deepEqual(
+    findIcdManifests(dirs).filter((m) => m.path.startsWith(root)),
+    [{ path: join(share, 'lvp_icd.json'), library: '/lib/libvulkan_lvp.so' }],
+  );
 });
 
 test('a driver list the user chose is left alone', (t) => {
@@ -53,7 +56,8 @@ const LIST: AdapterEntry[] = [
 ];
 
 test("Dawn's adapter list is parsed from the error it gives for an unknown adapter name", (t) => {
-  const message = "no suitable backends found\nAvailable adapters:\n * backend: 'vulkan', name: 'SwiftShader Device (Subzero)'\n * backend: 'vulkan', name: 'NVIDIA GeForce RTX 4090'\n * backend: 'vulkan', name: 'Intel(R) UHD Graphics 770'";
+  const message =
+    "no suitable backends found\nAvailable adapters:\n * backend: 'vulkan', name: 'SwiftShader Device (Subzero)'\n * backend: 'vulkan', name: 'NVIDIA GeForce RTX 4090'\n * backend: 'vulkan', name: 'Intel(R) UHD Graphics 770'";
   t.deepEqual(parseAdapterList(message), LIST);
   t.deepEqual(parseAdapterList('no suitable backends found\nAvailable adapters:\n'), []);
 });

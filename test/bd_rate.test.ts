@@ -4,7 +4,12 @@ import { NervError } from '../src/errors.ts';
 
 // An x264-like curve (docs/architecture.md, vtest 320x192): bpp -> dB.
 const anchor: RdPoint[] = [
-  [0.025, 27.6], [0.043, 30.1], [0.074, 32.7], [0.126, 35.0], [0.221, 36.9], [0.39, 38.3],
+  [0.025, 27.6],
+  [0.043, 30.1],
+  [0.074, 32.7],
+  [0.126, 35.0],
+  [0.221, 36.9],
+  [0.39, 38.3],
 ].map(([rate, psnr]) => ({ rate, psnr }));
 
 const scaled = (curve: RdPoint[], factor: number) => curve.map((p) => ({ rate: p.rate * factor, psnr: p.psnr }));
@@ -46,7 +51,13 @@ test('matches the common numpy bd_rate / bd_psnr scripts', (t) => {
   t.true(close(bdRate(a, b).value, 31.39737405490792, 1e-7), `${bdRate(a, b).value}`);
   t.true(close(bdPsnr(a, b).value, -1.1848979217703406, 1e-9), `${bdPsnr(a, b).value}`);
   // Six and five points in unsorted order (least-squares fits).
-  const c = [[0.16, 35.2], [0.03, 27.0], [0.3, 37.8], [0.05, 29.5], [0.09, 32.4]].map(([rate, psnr]) => ({ rate, psnr }));
+  const c = [
+    [0.16, 35.2],
+    [0.03, 27.0],
+    [0.3, 37.8],
+    [0.05, 29.5],
+    [0.09, 32.4],
+  ].map(([rate, psnr]) => ({ rate, psnr }));
   t.true(close(bdRate(anchor, c).value, 24.262937910436435, 1e-7), `${bdRate(anchor, c).value}`);
   t.true(close(bdPsnr(anchor, c).value, -0.9627081248596437, 1e-9), `${bdPsnr(anchor, c).value}`);
 });
@@ -80,7 +91,12 @@ test('curves that do not overlap: NaN with a reason', (t) => {
 });
 
 test('malformed points throw BAD_ARGUMENT', (t) => {
-  for (const bad of [{ rate: 0, psnr: 30 }, { rate: -1, psnr: 30 }, { rate: NaN, psnr: 30 }, { rate: 1, psnr: Infinity }]) {
+  for (const bad of [
+    { rate: 0, psnr: 30 },
+    { rate: -1, psnr: 30 },
+    { rate: NaN, psnr: 30 },
+    { rate: 1, psnr: Infinity },
+  ]) {
     const error = t.throws(() => bdRate(anchor, [...anchor.slice(1), bad]));
     t.true(error instanceof NervError && error.code === 'BAD_ARGUMENT', String(error));
   }

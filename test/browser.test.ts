@@ -124,7 +124,14 @@ const playerState = (page: Page) =>
   page.evaluate(() => {
     const element = document.querySelector('nerv-video') as HTMLElement & { player: import('../src/player/player.ts').NervPlayer };
     const p = element.player;
-    return { state: element.dataset.state, frame: p.currentFrame, paused: p.paused, ended: p.ended, stats: p.stats, events: (window as unknown as { playerEvents: string[] }).playerEvents };
+    return {
+      state: element.dataset.state,
+      frame: p.currentFrame,
+      paused: p.paused,
+      ended: p.ended,
+      stats: p.stats,
+      events: (window as unknown as { playerEvents: string[] }).playerEvents,
+    };
   });
 
 // First, in a browser that has compiled nothing yet.
@@ -176,7 +183,11 @@ test.serial('streams: metadata and frame 0 show before the rest of the file arri
   // Play: frames 0..3 come from group 0; frame 4 needs chunk 1, so the player waits for it. Once
   // the GPU decoder is in use: playing while its pipelines compiled (CPU frames), the player showed
   // only 2 of 7 frames here (SwiftShader's compile keeps Chromium's GPU process and both cores busy).
-  await page.waitForFunction(() => (document.querySelector('nerv-video') as unknown as { player: import('../src/player/player.ts').NervPlayer }).player.gpuDecoding, null, { timeout: 60_000 });
+  await page.waitForFunction(
+    () => (document.querySelector('nerv-video') as unknown as { player: import('../src/player/player.ts').NervPlayer }).player.gpuDecoding,
+    null,
+    { timeout: 60_000 },
+  );
   await page.evaluate(() => (document.querySelector('nerv-video') as unknown as { play(): Promise<void> }).play());
   await page.waitForFunction(hasEvent('waiting'), null, { timeout: 20_000 });
   const stalled = await playerState(page);
@@ -199,7 +210,11 @@ test.serial('every frame on the canvas matches the Node decoder; seeking back an
   const page = await openPage(f, 'clip.nerv', {});
   await page.waitForFunction(hasEvent('loadeddata'), null, { timeout: 20_000 });
   // Frames from the GPU decoder (until its pipelines are compiled, the player decodes on the CPU).
-  await page.waitForFunction(() => (document.querySelector('nerv-video') as unknown as { player: import('../src/player/player.ts').NervPlayer }).player.gpuDecoding, null, { timeout: 60_000 });
+  await page.waitForFunction(
+    () => (document.querySelector('nerv-video') as unknown as { player: import('../src/player/player.ts').NervPlayer }).player.gpuDecoding,
+    null,
+    { timeout: 60_000 },
+  );
   for (const i of [5, 2, 7, 0, 4, 1, 6, 3]) {
     const { max, mean, frame } = await compareFrame(page, f, i);
     t.is(frame, i);
@@ -228,10 +243,14 @@ test.serial('every frame on the canvas matches the Node decoder; seeking back an
     element.loop = true;
     await element.play();
   });
-  await page.waitForFunction(() => {
-    const p = (document.querySelector('nerv-video') as unknown as { player: import('../src/player/player.ts').NervPlayer }).player;
-    return p.stats.shownFrames >= 12;
-  }, null, { timeout: 30_000 });
+  await page.waitForFunction(
+    () => {
+      const p = (document.querySelector('nerv-video') as unknown as { player: import('../src/player/player.ts').NervPlayer }).player;
+      return p.stats.shownFrames >= 12;
+    },
+    null,
+    { timeout: 30_000 },
+  );
   const looping = await playerState(page);
   t.false(looping.paused);
   t.false(looping.events.includes('ended'));
@@ -247,7 +266,12 @@ test.serial('a corrupt file puts the element in its error state with the typed e
   await header.waitForFunction(() => document.querySelector('nerv-video')!.getAttribute('data-state') === 'error', null, { timeout: 20_000 });
   const shown = await header.evaluate(() => {
     const element = document.querySelector('nerv-video') as HTMLElement & { error?: { code: string; kind?: string; message: string } };
-    return { message: element.shadowRoot!.querySelector('.message')!.textContent, code: element.error?.code, kind: element.error?.kind, events: (window as unknown as { playerEvents: string[] }).playerEvents };
+    return {
+      message: element.shadowRoot!.querySelector('.message')!.textContent,
+      code: element.error?.code,
+      kind: element.error?.kind,
+      events: (window as unknown as { playerEvents: string[] }).playerEvents,
+    };
   });
   t.is(shown.code, 'FORMAT');
   t.is(shown.kind, 'header-crc');
@@ -261,7 +285,10 @@ test.serial('a corrupt file puts the element in its error state with the typed e
   await chunk.waitForFunction(hasEvent('loadeddata'), null, { timeout: 20_000 });
   const failure = await chunk.evaluate(async () => {
     const element = document.querySelector('nerv-video') as HTMLElement & { player: import('../src/player/player.ts').NervPlayer };
-    const error = await element.player.seekToFrame(5).then(() => undefined, (e: { kind?: string; group?: number; message: string }) => ({ kind: e.kind, group: e.group, message: e.message }));
+    const error = await element.player.seekToFrame(5).then(
+      () => undefined,
+      (e: { kind?: string; group?: number; message: string }) => ({ kind: e.kind, group: e.group, message: e.message }),
+    );
     return { error, state: element.dataset.state, message: element.shadowRoot!.querySelector('.message')!.textContent };
   });
   t.is(failure.error?.kind, 'chunk-crc');

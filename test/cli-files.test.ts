@@ -94,7 +94,10 @@ test('a missing or unwritable output directory fails before any frame is read or
 test('file errors name the file in words, on one line', async (t) => {
   const dir = tempDir();
   const missing = join(dir, 'missing.nerv');
-  for (const args of [['info', missing], ['decode', missing, join(dir, 'o.y4m')]]) {
+  for (const args of [
+    ['info', missing],
+    ['decode', missing, join(dir, 'o.y4m')],
+  ]) {
     const run = await nervkit(args);
     t.is(run.code, EXIT_CODES.IO, args[0]);
     t.deepEqual(run.messages, [`nervkit: cannot read ${missing}: not found`]);
@@ -150,7 +153,10 @@ test('a corrupt .nerv file exits with the format status, naming the file', async
   const dir = tempDir();
   const path = join(dir, 'bad.nerv');
   writeFileSync(path, Buffer.from('NERV\r\n\x1a\nthis is not a real file'));
-  for (const args of [['info', path], ['decode', '-i', path, '-o', join(dir, 'o.y4m')]]) {
+  for (const args of [
+    ['info', path],
+    ['decode', '-i', path, '-o', join(dir, 'o.y4m')],
+  ]) {
     const run = await nervkit(args);
     t.is(run.code, EXIT_CODES.FORMAT, args[0]);
     t.is(run.messages.length, 1);

@@ -85,10 +85,18 @@ test('decode and eval name the files the user gave; eval refuses a reference of 
   t.is(xyz.stderr.trim().split('\n').length, 1);
 
   const small = join(dir, 'small.y4m');
-  writeFileSync(small, encodeY4m({ width: 16, height: 12, fps: { num: 12, den: 1 } }, Array.from({ length: 4 }, () => createRgbFrame(16, 12))));
+  writeFileSync(
+    small,
+    encodeY4m(
+      { width: 16, height: 12, fps: { num: 12, den: 1 } },
+      Array.from({ length: 4 }, () => createRgbFrame(16, 12)),
+    ),
+  );
   const refused = await nervkit(['eval', nerv, small, '--cpu']);
   t.is(refused.code, EXIT_CODES.BAD_INPUT);
-  t.deepEqual(refused.messages, [`nervkit: ${small} is 16x12 but ${nerv} is 32x24: pass --scale to resize the reference (with ffmpeg), or compare against the source at 32x24`]);
+  t.deepEqual(refused.messages, [
+    `nervkit: ${small} is 16x12 but ${nerv} is 32x24: pass --scale to resize the reference (with ffmpeg), or compare against the source at 32x24`,
+  ]);
   const scaled = await nervkit(['eval', nerv, small, '--scale', '--cpu', '--json']);
   t.is(scaled.code, 0, scaled.stderr);
   t.is(JSON.parse(scaled.stdout).frames, 4);
@@ -127,7 +135,10 @@ test('Ctrl-C on a terminal: cursor and line wrap restored, one line on what was 
   t.true(output.lastIndexOf('\x1b[?7h') > output.lastIndexOf('\x1b[?7l'), 'line wrap on again');
   // eslint-disable-next-line no-control-regex -- the terminal's erase-line sequence
   const messages = output.split(/\r?\n|\x1b\[2K/).filter((l) => l.includes('nervkit:'));
-  t.deepEqual(messages.map((l) => l.slice(l.indexOf('nervkit:')).trim()), [`nervkit: interrupted after 0 of 1 groups; nothing was written to ${out}`]);
+  t.deepEqual(
+    messages.map((l) => l.slice(l.indexOf('nervkit:')).trim()),
+    [`nervkit: interrupted after 0 of 1 groups; nothing was written to ${out}`],
+  );
   t.deepEqual(readdirSync(dir), ['clip.y4m']);
 });
 
@@ -135,9 +146,17 @@ test('SIGTERM without a terminal: one line, ended by the signal (status 143 in a
   const dir = tempDir();
   const clip = tinyClip(dir);
   const out = join(dir, 'out.nerv');
-  const run = await interruptWhen(process.execPath, [BIN, 'encode', clip, out, '--steps', '100000', '--group', '4'], /^encoding /m, (child) => child.kill('SIGTERM'));
+  const run = await interruptWhen(process.execPath, [BIN, 'encode', clip, out, '--steps', '100000', '--group', '4'], /^encoding /m, (child) =>
+    child.kill('SIGTERM'),
+  );
   t.is(run.signal, 'SIGTERM');
-  t.deepEqual(run.output.trim().split('\n').filter((l) => l.startsWith('nervkit:')), [`nervkit: terminated after 0 of 1 groups; nothing was written to ${out}`]);
+  t.deepEqual(
+    run.output
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('nervkit:')),
+    [`nervkit: terminated after 0 of 1 groups; nothing was written to ${out}`],
+  );
   t.notRegex(run.output, NOISE);
   t.deepEqual(readdirSync(dir), ['clip.y4m']);
 });
@@ -151,7 +170,9 @@ test('adapters lists what --adapter can name; an --adapter that does not exist s
   const dir = tempDir();
   const missing = await nervkit(['encode', tinyClip(dir), join(dir, 'b.nerv'), '--adapter', String(adapters.length)], { env: CACHE });
   t.is(missing.code, EXIT_CODES.USAGE);
-  t.deepEqual(missing.messages, [`nervkit: --adapter ${adapters.length}: there is no adapter ${adapters.length}; available: ${adapters.map((a) => `${a.index}: ${a.name} (${a.backend})`).join(', ')}`]);
+  t.deepEqual(missing.messages, [
+    `nervkit: --adapter ${adapters.length}: there is no adapter ${adapters.length}; available: ${adapters.map((a) => `${a.index}: ${a.name} (${a.backend})`).join(', ')}`,
+  ]);
 });
 
 test('play serves until Ctrl-C, then says so in one line', async (t) => {
@@ -159,7 +180,14 @@ test('play serves until Ctrl-C, then says so in one line', async (t) => {
   const run = await interruptWhen(process.execPath, [BIN, 'play', nerv], /^nervkit: playing .* at (http:\S+)/m, (child) => child.kill('SIGINT'));
   t.is(run.signal, 'SIGINT');
   const url = /at (http:\S+)/.exec(run.output)![1];
-  t.deepEqual(run.output.trim().split('\n').filter((l) => l.startsWith('nervkit:')).slice(1), [`nervkit: interrupted; stopped serving ${url}`]);
+  t.deepEqual(
+    run.output
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('nervkit:'))
+      .slice(1),
+    [`nervkit: interrupted; stopped serving ${url}`],
+  );
 });
 
 test('--size lands within 5% of its target, and a group that keeps diverging still yields a file with one warning', async (t) => {

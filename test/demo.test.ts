@@ -36,7 +36,11 @@ test('demo encodes the sample, reports size, bpp, PSNR and x264, and writes the 
     t.is(video.info.width, 48, name);
   }
   t.deepEqual(readdirSync(cwd), ['nervkit-demo']);
-  t.deepEqual(readdirSync(scratch).filter((name) => name.startsWith('nervkit-demo')), [], 'the x264 work folder is gone');
+  t.deepEqual(
+    readdirSync(scratch).filter((name) => name.startsWith('nervkit-demo')),
+    [],
+    'the x264 work folder is gone',
+  );
 
   const again = await nervkit(['demo', ...TINY], { cwd, env });
   t.is(again.code, EXIT_CODES.IO, 'a second run refuses to overwrite');

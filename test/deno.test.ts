@@ -27,11 +27,26 @@ test('the npm deno binary is installed', (t) => {
 });
 
 test('examples/deno.ts encodes and decodes a clip on Deno WebGPU, with nothing on stderr', async (t) => {
-  const { code, stdout, stderr } = await runDeno(['--allow-env=XDG_RUNTIME_DIR', 'examples/deno.ts', '--size', '29x19', '--frames', '5', '--steps', '40', '--json']);
+  const { code, stdout, stderr } = await runDeno([
+    '--allow-env=XDG_RUNTIME_DIR',
+    'examples/deno.ts',
+    '--size',
+    '29x19',
+    '--frames',
+    '5',
+    '--steps',
+    '40',
+    '--json',
+  ]);
   t.is(code, 0, stderr);
   t.is(stderr, '', 'no Vulkan loader or Wayland lines');
   const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
-    runtime: string; backend: string; frames: number; bytes: number; encodePsnr: number; decodedPsnr: number;
+    runtime: string;
+    backend: string;
+    frames: number;
+    bytes: number;
+    encodePsnr: number;
+    decodedPsnr: number;
   };
   t.regex(summary.runtime, /^deno 2\./);
   t.is(summary.backend, 'webgpu');
@@ -46,11 +61,14 @@ test('core modules (join included) and the player import in Deno without any per
   const dir = mkdtempSync(join(tmpdir(), 'nervkit-deno-'));
   const script = join(dir, 'imports.ts');
   const url = (path: string) => JSON.stringify(new URL(path, `file://${ROOT}`).href);
-  writeFileSync(script, `
+  writeFileSync(
+    script,
+    `
     const lib = await import(${url('src/index.ts')});
     const player = await import(${url('src/player/index.ts')});
     console.log(JSON.stringify({ open: typeof lib.open, encode: typeof lib.encode, join: typeof lib.joinSegments, stream: typeof player.NervStream, element: typeof player.defineNervVideoElement }));
-  `);
+  `,
+  );
   try {
     const { code, stdout, stderr } = await runDeno([script]);
     t.is(code, 0, stderr);

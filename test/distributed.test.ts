@@ -70,9 +70,10 @@ redisTest(`Ctrl-C while the submitter waits: one line, no output file${NEEDS_RED
   await submitter.line(/^queued: 4 segments$/);
   submitter.child.kill('SIGINT');
   t.is((await submitter.exited).signal, 'SIGINT');
-  t.deepEqual(submitter.stderr.filter((l) => l.startsWith('nervkit:')), [
-    `nervkit: interrupted after 0 of 4 segments; nothing was written to ${output}; the workers skip this encode's queued jobs within 30 s`,
-  ]);
+  t.deepEqual(
+    submitter.stderr.filter((l) => l.startsWith('nervkit:')),
+    [`nervkit: interrupted after 0 of 4 segments; nothing was written to ${output}; the workers skip this encode's queued jobs within 30 s`],
+  );
   t.false(existsSync(output));
   await withQueue((queue) => queue.obliterate({ force: true })); // the later tests start from an empty queue
 });
@@ -80,7 +81,18 @@ redisTest(`Ctrl-C while the submitter waits: one line, no output file${NEEDS_RED
 redisTest(`foreign, other-version, unreadable and abandoned jobs fail with their reason; the workers carry on${NEEDS_REDIS}`, async (t) => {
   await Promise.all([startWorker('A'), startWorker('B')]);
   await withQueue(async (queue) => {
-    const settings = { profile: 'small', groupSize: 2, keyInterval: 1, steps: 5, laterSteps: 3, seed: 1, lambda: 0.002, fps: { num: 12, den: 1 }, colorSpace: 'bt601', colorRange: 'limited' };
+    const settings = {
+      profile: 'small',
+      groupSize: 2,
+      keyInterval: 1,
+      steps: 5,
+      laterSteps: 3,
+      seed: 1,
+      lambda: 0.002,
+      fps: { num: 12, den: 1 },
+      colorSpace: 'bt601',
+      colorRange: 'limited',
+    };
     const valid = { format: JOB_FORMAT, version: JOB_VERSION, run: 'gone', kind: 'segment', videoFrames: 8, settings, index: 0, firstFrame: 0, frameCount: 2 };
     const jobs = {
       foreign: await queue.add('x', { hello: 'world' }),
@@ -150,10 +162,14 @@ test('segments encoded apart and joined with `nervkit join` equal the whole enco
   t.deepEqual(readFileSync(joined), reference);
   const misordered = await nervkit(['join', head, rest, tail, '-o', join(dir, 'bad.nerv')]);
   t.is(misordered.code, EXIT_CODES.BAD_INPUT);
-  t.deepEqual(misordered.messages, [`nervkit: ${rest} starts at frame 6, but ${head} ends at frame 3: frames 4..5 are missing or the segments are out of order`]);
+  t.deepEqual(misordered.messages, [
+    `nervkit: ${rest} starts at frame 6, but ${head} ends at frame 3: frames 4..5 are missing or the segments are out of order`,
+  ]);
   const off = await nervkit(['encode', clip, join(dir, 'x.nerv'), ...SETTINGS, '--frames-from', '1', '--key-interval', '2']);
   t.is(off.code, EXIT_CODES.BAD_ARGUMENT);
-  t.deepEqual(off.messages, ['nervkit: --frames-from 1 is not on a key-group boundary: segments start at multiples of 4 frames (key interval 2 x group 2), e.g. 0 or 4']);
+  t.deepEqual(off.messages, [
+    'nervkit: --frames-from 1 is not on a key-group boundary: segments start at multiples of 4 frames (key interval 2 x group 2), e.g. 0 or 4',
+  ]);
   t.false(existsSync(join(dir, 'bad.nerv')));
   t.false(readdirSync(dir).some((name) => name.includes('.tmp')));
 });

@@ -45,11 +45,19 @@ function constantImagePsnr(frames: RgbFrame[]): number {
     const mean = Math.round(plane.reduce((a, b) => a + b, 0) / plane.length);
     return plane.map(() => mean);
   };
-  return frames.reduce((sum, f) => {
-    if (f.yuv) return sum + psnrYuvPlanes({ ...f.yuv, y: constant(f.yuv.y), u: constant(f.yuv.u), v: constant(f.yuv.v) }, f.yuv).weighted;
-    const mean = [0, 1, 2].map((c) => f.data.filter((_, i) => i % 3 === c).reduce((a, b) => a + b, 0) / (f.data.length / 3));
-    return sum + framePsnr(f.data.map((_, i) => mean[i % 3]), f.data);
-  }, 0) / frames.length;
+  return (
+    frames.reduce((sum, f) => {
+      if (f.yuv) return sum + psnrYuvPlanes({ ...f.yuv, y: constant(f.yuv.y), u: constant(f.yuv.u), v: constant(f.yuv.v) }, f.yuv).weighted;
+      const mean = [0, 1, 2].map((c) => f.data.filter((_, i) => i % 3 === c).reduce((a, b) => a + b, 0) / (f.data.length / 3));
+      return (
+        sum +
+        framePsnr(
+          f.data.map((_, i) => mean[i % 3]),
+          f.data,
+        )
+      );
+    }, 0) / frames.length
+  );
 }
 
 test('the GPU synthesis matches the CPU reference on an odd frame size', async (t) => {
@@ -69,14 +77,16 @@ test('the GPU synthesis matches the CPU reference on an odd frame size', async (
 
 const SMALL = { groupSize: 2, keyInterval: 2, steps: 60, laterSteps: 30, lambda: 0.001 };
 
-test('an encode beats a constant image by a wide margin, in Y\'CbCr and in RGB', async (t) => {
+test("an encode beats a constant image by a wide margin, in Y'CbCr and in RGB", async (t) => {
   const ctx = await testContext();
   for (const colour of ['yuv420', 'rgb'] as const) {
     const frames = movingPattern(48, 32, 2, colour);
     const result = await encodeFrames(ctx, frames, { ...SMALL, steps: 150 });
     t.is(result.model.colour, colour);
     const constant = constantImagePsnr(frames);
-    t.log(`${colour}: ${result.psnr.toFixed(2)} dB in its colour space (${result.psnrRgb.toFixed(2)} dB RGB) at ${result.bpp.toFixed(3)} bpp vs constant picture ${constant.toFixed(2)} dB`);
+    t.log(
+      `${colour}: ${result.psnr.toFixed(2)} dB in its colour space (${result.psnrRgb.toFixed(2)} dB RGB) at ${result.bpp.toFixed(3)} bpp vs constant picture ${constant.toFixed(2)} dB`,
+    );
     t.true(result.psnr > constant + 5, `${result.psnr} vs ${constant}`);
   }
 });
@@ -86,7 +96,10 @@ test('closed loop: both decoders reproduce the PSNR the encoder reported, and th
   const frames = movingPattern(37, 23, 4);
   const events: string[] = [];
   const result = await encodeFrames(ctx, frames, { ...SMALL, onProgress: (e) => events.push(e.phase) });
-  t.deepEqual(result.groups.map((g) => g.key), [true, false]);
+  t.deepEqual(
+    result.groups.map((g) => g.key),
+    [true, false],
+  );
   t.true(events.includes('train') && events.includes('quantize') && events.at(-1) === 'done');
   for (const backend of ['webgpu', 'cpu'] as const) {
     const video = await open(result.bytes, { backend });
@@ -121,7 +134,10 @@ test('the rate estimate of training agrees with the bytes the coder writes', asy
   const video = await open(result.bytes, { backend: 'cpu' });
   const reader = new NervReader(result.bytes);
   const coder = latentCoder(result.model, armTensorsOf(modelTensors(result.model), reader.group(0).tensors));
-  const exact = coder.bits([0, 1].map((i) => video.latents(i)), undefined);
+  const exact = coder.bits(
+    [0, 1].map((i) => video.latents(i)),
+    undefined,
+  );
   t.true(Math.abs(exact / written - 1) < 0.02, `exact ${exact.toFixed(0)} bits vs ${written} written`);
 });
 

@@ -31,16 +31,26 @@ function synth(kind: Kind, n: number, scale: number, seed: number): Int32Array {
   };
   return Int32Array.from({ length: n }, (_, i) => {
     switch (kind) {
-      case 'laplace': return clamp(laplace(scale));
-      case 'gaussian': return clamp(scale * Math.sqrt(-2 * Math.log(r())) * Math.cos(2 * Math.PI * r()));
-      case 'uniform': return clamp((r() * 2 - 1) * scale);
-      case 'sparse': return r() < 0.02 ? clamp(laplace(scale * 50)) : 0;
-      case 'positive': return clamp(Math.abs(laplace(scale)) + 3);
-      case 'bimodal': return clamp((r() < 0.5 ? -1 : 1) * scale * 4 + laplace(1));
-      case 'huge': return clamp((r() * 2 - 1) * MAX_SYMBOL);
-      case 'zeros': return 0;
-      case 'constant': return -Math.round(scale);
-      case 'extreme': return i % 2 ? MAX_SYMBOL : -MAX_SYMBOL;
+      case 'laplace':
+        return clamp(laplace(scale));
+      case 'gaussian':
+        return clamp(scale * Math.sqrt(-2 * Math.log(r())) * Math.cos(2 * Math.PI * r()));
+      case 'uniform':
+        return clamp((r() * 2 - 1) * scale);
+      case 'sparse':
+        return r() < 0.02 ? clamp(laplace(scale * 50)) : 0;
+      case 'positive':
+        return clamp(Math.abs(laplace(scale)) + 3);
+      case 'bimodal':
+        return clamp((r() < 0.5 ? -1 : 1) * scale * 4 + laplace(1));
+      case 'huge':
+        return clamp((r() * 2 - 1) * MAX_SYMBOL);
+      case 'zeros':
+        return 0;
+      case 'constant':
+        return -Math.round(scale);
+      case 'extreme':
+        return i % 2 ? MAX_SYMBOL : -MAX_SYMBOL;
     }
   });
 }
@@ -107,7 +117,11 @@ function entropyBytes(symbols: Int32Array): number {
 }
 
 test('Laplace data codes within 1% of its empirical entropy and beats gzip -9', (t) => {
-  for (const [n, scale] of [[20_000, 0.7], [50_000, 4], [100_000, 40]]) {
+  for (const [n, scale] of [
+    [20_000, 0.7],
+    [50_000, 4],
+    [100_000, 40],
+  ]) {
     const symbols = synth('laplace', n, scale, n);
     const bytes = roundTrip(t, symbols);
     const entropy = entropyBytes(symbols);
@@ -133,8 +147,70 @@ test('small Laplace tensors pick the parametric model, odd shapes the histogram,
 
 test('golden encodings pin the bitstream (docs/format.md examples)', (t) => {
   const laplace64 = Int32Array.of(
-    1, -1, 0, 7, 1, 1, -2, 2, 1, 2, 1, -1, 1, -1, 0, -1, -1, 1, 2, 2, -2, 0, 1, 0, -1, 0, 3, 2, 0, 0, 2, -2,
-    -2, -1, 0, 0, 4, 0, 1, -1, 0, 2, 2, -1, 0, 2, 1, -2, 0, -3, 1, 0, 1, -1, 0, 0, 0, 3, 0, -5, -1, -2, 1, -7,
+    1,
+    -1,
+    0,
+    7,
+    1,
+    1,
+    -2,
+    2,
+    1,
+    2,
+    1,
+    -1,
+    1,
+    -1,
+    0,
+    -1,
+    -1,
+    1,
+    2,
+    2,
+    -2,
+    0,
+    1,
+    0,
+    -1,
+    0,
+    3,
+    2,
+    0,
+    0,
+    2,
+    -2,
+    -2,
+    -1,
+    0,
+    0,
+    4,
+    0,
+    1,
+    -1,
+    0,
+    2,
+    2,
+    -1,
+    0,
+    2,
+    1,
+    -2,
+    0,
+    -3,
+    1,
+    0,
+    1,
+    -1,
+    0,
+    0,
+    0,
+    3,
+    0,
+    -5,
+    -1,
+    -2,
+    1,
+    -7,
   );
   const goldens: [Int32Array, string][] = [
     [new Int32Array(0), '00'],
@@ -148,10 +224,7 @@ test('golden encodings pin the bitstream (docs/format.md examples)', (t) => {
     t.is(hex(encodeTensor(symbols)), expected);
     t.deepEqual(decodeTensor(Uint8Array.from(Buffer.from(expected, 'hex')), symbols.length), symbols);
   }
-  t.deepEqual(
-    [...normalizeFrequencies(laplaceWeights(2, 16384, 32768)).subarray(0, 10)],
-    [8190, 12289, 6143, 3072, 2304, 576, 180, 12, 1, 1],
-  );
+  t.deepEqual([...normalizeFrequencies(laplaceWeights(2, 16384, 32768)).subarray(0, 10)], [8190, 12289, 6143, 3072, 2304, 576, 180, 12, 1, 1]);
 });
 
 test('frequency tables sum to 2^15 and give every positive weight at least 1', (t) => {
@@ -159,7 +232,7 @@ test('frequency tables sum to 2^15 and give every positive weight at least 1', (
     fc.property(fc.array(fc.integer({ min: 0, max: 2 ** 27 }), { minLength: 1, maxLength: 300 }), (weights) => {
       fc.pre(weights.some((w) => w > 0));
       const freq = normalizeFrequencies(Float64Array.from(weights));
-      return freq.reduce((a, b) => a + b, 0) === PROB_SCALE && weights.every((w, i) => (w > 0) === (freq[i] > 0));
+      return freq.reduce((a, b) => a + b, 0) === PROB_SCALE && weights.every((w, i) => w > 0 === freq[i] > 0);
     }),
     { numRuns: 300, seed: 3 },
   );
@@ -186,13 +259,7 @@ function decodesOrThrowsFormat(bytes: Uint8Array, count: number): 'ok' | 'error'
 }
 
 test('corrupt payloads throw typed entropy errors, never anything else, and never loop', (t) => {
-  const samples = [
-    synth('laplace', 500, 2, 1),
-    synth('bimodal', 800, 10, 2),
-    synth('huge', 60, 0, 3),
-    Int32Array.of(1, -2, 300),
-    new Int32Array(50),
-  ];
+  const samples = [synth('laplace', 500, 2, 1), synth('bimodal', 800, 10, 2), synth('huge', 60, 0, 3), Int32Array.of(1, -2, 300), new Int32Array(50)];
   let cases = 0;
   for (const symbols of samples) {
     const bytes = encodeTensor(symbols);

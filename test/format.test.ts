@@ -20,7 +20,11 @@ import { syntheticNerv } from './helpers/synthetic.ts';
 const synthetic = syntheticNerv({ frameCount: 17, groupSize: 3, keyInterval: 3, seed: 1 });
 const { bytes: file, header, groups } = synthetic;
 
-function expectFormatError(t: { fail: (m: string) => void; is: (a: unknown, b: unknown, m?: string) => void }, run: () => unknown, kind: NervFormatErrorKind): NervFormatError | undefined {
+function expectFormatError(
+  t: { fail: (m: string) => void; is: (a: unknown, b: unknown, m?: string) => void },
+  run: () => unknown,
+  kind: NervFormatErrorKind,
+): NervFormatError | undefined {
   try {
     run();
   } catch (error) {
@@ -41,7 +45,10 @@ function assertGroupsMatch(t: { true: (v: boolean, m?: string) => void }, reader
     decoded.tensors.forEach((tensor, i) => {
       const expected = synthetic.tensors[k][i];
       t.true(tensor.step === expected.step, `group ${k} tensor ${i} step`);
-      t.true(tensor.symbols.every((v, j) => v === expected.symbols[j]), `group ${k} tensor ${i} symbols`);
+      t.true(
+        tensor.symbols.every((v, j) => v === expected.symbols[j]),
+        `group ${k} tensor ${i} symbols`,
+      );
     });
   }
 }
@@ -72,7 +79,10 @@ test('header, index and every group round trip, in any order and with a tiny cac
   t.deepEqual(reader.header, header);
   t.is(reader.version, 2);
   t.is(reader.index.length, 6);
-  t.deepEqual(reader.index.map((e) => e.key), [true, false, false, true, false, false]);
+  t.deepEqual(
+    reader.index.map((e) => e.key),
+    [true, false, false, true, false, false],
+  );
   assertGroupsMatch(t, reader, [0, 1, 2, 3, 4, 5]);
   assertGroupsMatch(t, new NervReader(file, 1), [5, 2, 4, 0, 1, 3, 3, 1]);
   // returned arrays are copies: changing them does not corrupt later decodes
@@ -96,7 +106,10 @@ test('describeNerv adds up, and inherited networks cost one byte per group', (t)
   t.is(info.groups, 6);
   t.is(info.keyGroups, 2);
   t.is(info.networkGroups, groups.filter((g) => g.tensors).length);
-  t.is(info.latents, groups.reduce((sum, g) => sum + g.latents.length, 0));
+  t.is(
+    info.latents,
+    groups.reduce((sum, g) => sum + g.latents.length, 0),
+  );
   t.true(info.header < 120, `the binary model header is ${info.header} bytes`);
 });
 
@@ -206,7 +219,17 @@ test('typed errors: absurd dimensions, counts and model fields are rejected befo
   new DataView(longHeader.buffer).setUint32(12, 0x7fffffff, true);
   expectFormatError(t, () => readNervPrefix(longHeader), 'limits');
   expectFormatError(t, () => new NervReader(patchHeader(file, setU32(24, 30))), 'header'); // more frames than the video it is a segment of
-  expectFormatError(t, () => new NervReader(patchHeader(file, (v) => { v.setUint32(24, 30, true); v.setUint32(50, 30, true); })), 'index-crc');
+  expectFormatError(
+    t,
+    () =>
+      new NervReader(
+        patchHeader(file, (v) => {
+          v.setUint32(24, 30, true);
+          v.setUint32(50, 30, true);
+        }),
+      ),
+    'index-crc',
+  );
 });
 
 test('typed errors: an index that breaks contiguity or key spacing', (t) => {
@@ -235,10 +258,22 @@ test('writeNerv rejects invalid input with BadArgumentError', (t) => {
   bad({ lambda: -1 });
   bad({ model: describeModel(32, 14, 3) }); // model size differs from the header's
   bad({ frameCount: 30 }); // 10 groups expected, 6 given
-  bad({}, groups.map((g, k) => ({ ...g, key: k === 0 }))); // 5 predicted groups in a row with K = 3
-  bad({}, groups.map((g) => (g.tensors ? { ...g, tensors: g.tensors.slice(1) } : g)));
-  bad({}, groups.map((g) => (g.tensors ? { ...g, tensors: g.tensors.map((x) => ({ ...x, step: 0.3 })) } : g))); // not a power of two
-  bad({}, groups.map((g, k) => (k === 0 ? { ...g, tensors: undefined } : g))); // a key group must carry networks
+  bad(
+    {},
+    groups.map((g, k) => ({ ...g, key: k === 0 })),
+  ); // 5 predicted groups in a row with K = 3
+  bad(
+    {},
+    groups.map((g) => (g.tensors ? { ...g, tensors: g.tensors.slice(1) } : g)),
+  );
+  bad(
+    {},
+    groups.map((g) => (g.tensors ? { ...g, tensors: g.tensors.map((x) => ({ ...x, step: 0.3 })) } : g)),
+  ); // not a power of two
+  bad(
+    {},
+    groups.map((g, k) => (k === 0 ? { ...g, tensors: undefined } : g)),
+  ); // a key group must carry networks
 });
 
 /** Runs fn and classifies the outcome; anything but a NervFormatError fails the fuzz test. */
@@ -275,7 +310,7 @@ test('fuzz: truncations, bit flips and random bytes only ever raise typed format
     cases++;
   }
   let state = 99;
-  const r = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const r = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296;
   for (let i = 0; i < 1500; i++) {
     const bytes = Uint8Array.from({ length: Math.floor(r() * 300) }, () => Math.floor(r() * 256));
     if (i % 2) bytes.set(small.subarray(0, Math.min(bytes.length, 16))); // valid preamble, random rest
@@ -289,7 +324,7 @@ test('fuzz: corrupt chunk and header contents behind valid CRCs reach the parser
   const { bytes } = syntheticNerv({ frameCount: 6, groupSize: 2, keyInterval: 2, seed: 8, model: describeModel(11, 6, 2, { overrides: { levels: 3 } }) });
   const prefix = readNervPrefix(bytes) as NervPrefix;
   let state = 5;
-  const r = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const r = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296;
   const started = performance.now();
   const outcomes = new Map<string, number>();
   let cases = 0;
@@ -319,7 +354,10 @@ test('fuzz: corrupt chunk and header contents behind valid CRCs reach the parser
     outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1);
     cases++;
   }
-  t.true((outcomes.get('entropy') ?? 0) > 0 && (outcomes.get('chunk') ?? 0) > 0 && (outcomes.get('header') ?? 0) > 0, JSON.stringify(Object.fromEntries(outcomes)));
+  t.true(
+    (outcomes.get('entropy') ?? 0) > 0 && (outcomes.get('chunk') ?? 0) > 0 && (outcomes.get('header') ?? 0) > 0,
+    JSON.stringify(Object.fromEntries(outcomes)),
+  );
   t.log(`${cases} cases in ${(performance.now() - started).toFixed(0)} ms: ${JSON.stringify(Object.fromEntries(outcomes))}`);
 });
 
@@ -339,7 +377,11 @@ test('container reads without entropy decoding agree with the full decoder on wh
 test('the complete example file of docs/format.md, byte for byte', async (t) => {
   const model = describeModel(2, 2, 2, {
     colour: 'rgb',
-    overrides: { levels: 1, synthesis: [{ op: 'dense', out: 3, act: 'none' }], arm: { hidden: [], schedule: 'checkerboard', taps: [{ from: 'previous', dy: 0, dx: 0 }] } },
+    overrides: {
+      levels: 1,
+      synthesis: [{ op: 'dense', out: 3, act: 'none' }],
+      arm: { hidden: [], schedule: 'checkerboard', taps: [{ from: 'previous', dy: 0, dx: 0 }] },
+    },
   });
   const tensors = [
     { symbols: Int32Array.of(8, -4, 2), step: 2 ** -4 },
@@ -354,7 +396,19 @@ test('the complete example file of docs/format.md, byte for byte', async (t) => 
   const { modelTensors } = await import('../src/nn/model.ts');
   const latents = latentCoder(model, armTensorsOf(modelTensors(model), tensors)).encode(frames, undefined).bytes;
   const bytes = writeNerv(
-    { width: 2, height: 2, frameCount: 2, fps: { num: 25, den: 1 }, colorSpace: 'srgb', colorRange: 'full', groupSize: 2, keyInterval: 1, lambda: 2 ** -9, segment: { firstFrame: 0, videoFrames: 2 }, model },
+    {
+      width: 2,
+      height: 2,
+      frameCount: 2,
+      fps: { num: 25, den: 1 },
+      colorSpace: 'srgb',
+      colorRange: 'full',
+      groupSize: 2,
+      keyInterval: 1,
+      lambda: 2 ** -9,
+      segment: { firstFrame: 0, videoFrames: 2 },
+      model,
+    },
     [{ key: true, tensors, latents }],
   );
   const expected =

@@ -13,7 +13,9 @@ import { ARM_LOG_SCALE_SHIFT } from '../src/nn/model.ts';
 
 test('a training step computes the gradient of distortion + lambda * rate (finite differences)', async (t) => {
   const ctx = await testContext();
-  const width = 11, height = 7, frames = 2;
+  const width = 11,
+    height = 7,
+    frames = 2;
   const model = describeModel(width, height, frames, { overrides: { levels: 3 } });
   const plan = planModel(model);
   const geom = modelGeometry(model);
@@ -70,12 +72,22 @@ test('a training step computes the gradient of distortion + lambda * rate (finit
   };
   plan.tensors.forEach((spec, i) => {
     for (const j of [0, Math.floor(spec.size / 2), spec.size - 1]) {
-      const value = numeric((d) => loss(params.map((p, k) => (k === i ? p.map((v, m) => (m === j ? v + d : v)) : p)), latents));
+      const value = numeric((d) =>
+        loss(
+          params.map((p, k) => (k === i ? p.map((v, m) => (m === j ? v + d : v)) : p)),
+          latents,
+        ),
+      );
       check(`${spec.name}[${j}]`, tensors[i][j], value);
     }
   });
   for (const j of [0, 3, perFrame - 1, perFrame + 2, 2 * perFrame - 1]) {
-    const value = numeric((d) => loss(params, latents.map((v, m) => (m === j ? v + d : v))));
+    const value = numeric((d) =>
+      loss(
+        params,
+        latents.map((v, m) => (m === j ? v + d : v)),
+      ),
+    );
     check(`latent ${j}`, dLatents[j], value);
   }
   t.true(ARM_HIDDEN_MAX > 0);

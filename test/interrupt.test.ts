@@ -7,7 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tempPathFor } from '../src/format/atomic.ts';
 import {
-  addInterruptNote, installInterruptHandlers, interruptMessage, onInterrupt, resetInterruptState, setInterruptProgress, SIGNAL_EXIT_CODES,
+  addInterruptNote,
+  installInterruptHandlers,
+  interruptMessage,
+  onInterrupt,
+  resetInterruptState,
+  setInterruptProgress,
+  SIGNAL_EXIT_CODES,
 } from '../src/cli/interrupt.ts';
 
 test.serial.afterEach.always(() => resetInterruptState());

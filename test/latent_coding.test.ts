@@ -15,8 +15,12 @@ function model(schedule: 'checkerboard' | 'raster' = 'checkerboard'): ModelDescr
         hidden: [8, 8],
         schedule: 'raster',
         taps: [
-          { from: 'current', dy: -1, dx: -1 }, { from: 'current', dy: -1, dx: 0 }, { from: 'current', dy: -1, dx: 1 }, { from: 'current', dy: 0, dx: -1 },
-          { from: 'previous', dy: 0, dx: 0 }, { from: 'parent', dy: 0, dx: 0 },
+          { from: 'current', dy: -1, dx: -1 },
+          { from: 'current', dy: -1, dx: 0 },
+          { from: 'current', dy: -1, dx: 1 },
+          { from: 'current', dy: 0, dx: -1 },
+          { from: 'previous', dy: 0, dx: 0 },
+          { from: 'parent', dy: 0, dx: 0 },
         ],
       },
     },
@@ -27,7 +31,12 @@ function model(schedule: 'checkerboard' | 'raster' = 'checkerboard'): ModelDescr
 function armTensors(m: ModelDescription, seed: number): (QuantizedArmTensor | undefined)[] {
   const random = mulberry32(seed);
   return planModel(m).tensors.map((t) =>
-    t.role === 'arm' ? { symbols: Int32Array.from({ length: t.size }, () => Math.round((random() * 2 - 1) * (t.kind === 'bias' ? 128 : 40))), shift: t.kind === 'bias' ? 8 : 6 } : undefined,
+    t.role === 'arm'
+      ? {
+          symbols: Int32Array.from({ length: t.size }, () => Math.round((random() * 2 - 1) * (t.kind === 'bias' ? 128 : 40))),
+          shift: t.kind === 'bias' ? 8 : 6,
+        }
+      : undefined,
   );
 }
 
@@ -52,7 +61,10 @@ for (const schedule of ['checkerboard', 'raster'] as const) {
     for (const previous of [undefined, latentFrames(m, 1, 3)[0]]) {
       const { bytes, bits } = coder.encode(frames, previous);
       const decoded = coder.decode(bytes, frames.length, previous);
-      t.deepEqual(decoded.map((f) => Array.from(f)), frames.map((f) => Array.from(f)));
+      t.deepEqual(
+        decoded.map((f) => Array.from(f)),
+        frames.map((f) => Array.from(f)),
+      );
       t.true(Math.abs(bytes.length * 8 - bits) / bits < 0.02, `estimated ${bits.toFixed(0)} bits, wrote ${bytes.length * 8}`);
       t.is(coder.bits(frames, previous), bits);
     }
@@ -124,7 +136,8 @@ test('the fixed-point context model follows the float model with the same weight
   const random = mulberry32(8);
   const rows = 200;
   const context = new Float32Array(rows * plan.armInputs);
-  for (let i = 0; i < context.length; i++) context[i] = i % plan.armInputs >= plan.armInputs - 2 ? (random() < 0.5 ? 1 : 0) : Math.round((random() * 2 - 1) * 20);
+  for (let i = 0; i < context.length; i++)
+    context[i] = i % plan.armInputs >= plan.armInputs - 2 ? (random() < 0.5 ? 1 : 0) : Math.round((random() * 2 - 1) * 20);
   const reference = armForwardCpu(m, params, context, plan);
   const out = new Int32Array(2);
   let worst = 0;
@@ -143,10 +156,15 @@ test('the fixed-point context model gives bit-identical outputs on WebGPU and in
   const m = model();
   const plan = planModel(m);
   // Large weights and contexts too: sums that overflow int32 must wrap the same way on both sides.
-  for (const [seed, scale, weightScale] of [[11, 20, 40], [12, 2047, 2000]]) {
+  for (const [seed, scale, weightScale] of [
+    [11, 20, 40],
+    [12, 2047, 2000],
+  ]) {
     const random = mulberry32(seed);
     const tensors = plan.tensors.map((spec) =>
-      spec.role === 'arm' ? { symbols: Int32Array.from({ length: spec.size }, () => Math.round((random() * 2 - 1) * weightScale)), shift: spec.kind === 'bias' ? 8 : 4 } : undefined,
+      spec.role === 'arm'
+        ? { symbols: Int32Array.from({ length: spec.size }, () => Math.round((random() * 2 - 1) * weightScale)), shift: spec.kind === 'bias' ? 8 : 4 }
+        : undefined,
     );
     const fixed = new ArmFixedPoint(plan, tensors);
     const rows = 333; // not a multiple of the workgroup size

@@ -5,7 +5,19 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  framePsnr, mean, meanPsnr, meanYuvPsnr, msSsim, msSsimScales, psnr, psnrFloat, psnrOfMeanMse, psnrYuv, ssim, ssimFfmpeg, ssimToDb,
+  framePsnr,
+  mean,
+  meanPsnr,
+  meanYuvPsnr,
+  msSsim,
+  msSsimScales,
+  psnr,
+  psnrFloat,
+  psnrOfMeanMse,
+  psnrYuv,
+  ssim,
+  ssimFfmpeg,
+  ssimToDb,
 } from '../src/metrics/index.ts';
 import { rgbToLuma8 } from '../src/video/color.ts';
 import type { RgbFrame } from '../src/video/frame.ts';
@@ -18,9 +30,11 @@ const run = promisify(execFile);
 function random(seed: number): () => number {
   let state = seed >>> 0 || 1;
   return () => {
-    state ^= state << 13; state >>>= 0;
+    state ^= state << 13;
+    state >>>= 0;
     state ^= state >>> 17;
-    state ^= state << 5; state >>>= 0;
+    state ^= state << 5;
+    state >>>= 0;
     return state / 4294967296;
   };
 }
@@ -130,9 +144,11 @@ ffmpegTest(`ssimFfmpeg equals ffmpeg's ssim filter (Y); the Gaussian ssim stays 
     const theirs = field(line, 'Y');
     const block = ssimFfmpeg(frame, reference);
     const gaussian = ssim(frame, reference);
-    t.log(`${name}: ffmpeg Y ${theirs.toFixed(6)}, ssimFfmpeg ${block.toFixed(6)}, ssim (Gaussian) ${gaussian.toFixed(6)}, msSsim ${msSsim(frame, reference).toFixed(6)}`);
+    t.log(
+      `${name}: ffmpeg Y ${theirs.toFixed(6)}, ssimFfmpeg ${block.toFixed(6)}, ssim (Gaussian) ${gaussian.toFixed(6)}, msSsim ${msSsim(frame, reference).toFixed(6)}`,
+    );
     t.true(Math.abs(block - theirs) < 2e-6);
-    t.true(Math.abs(gaussian - theirs) < 0.05, "a different window, but the same measure");
+    t.true(Math.abs(gaussian - theirs) < 0.05, 'a different window, but the same measure');
   }
 });
 
@@ -179,13 +195,21 @@ function bruteForceSsim(a: RgbFrame, b: RgbFrame): number {
   let count = 0;
   for (let y0 = 0; y0 + 11 <= a.height; y0++) {
     for (let x0 = 0; x0 + 11 <= w; x0++) {
-      let ma = 0, mb = 0, saa = 0, sbb = 0, sab = 0;
+      let ma = 0,
+        mb = 0,
+        saa = 0,
+        sbb = 0,
+        sab = 0;
       for (let dy = 0; dy < 11; dy++) {
         for (let dx = 0; dx < 11; dx++) {
           const k = (g[dy] * g[dx]) / (gs * gs);
           const va = la[(y0 + dy) * w + x0 + dx];
           const vb = lb[(y0 + dy) * w + x0 + dx];
-          ma += k * va; mb += k * vb; saa += k * va * va; sbb += k * vb * vb; sab += k * va * vb;
+          ma += k * va;
+          mb += k * vb;
+          saa += k * va * va;
+          sbb += k * vb * vb;
+          sab += k * va * vb;
         }
       }
       const va = saa - ma * ma;
@@ -222,7 +246,13 @@ test('mean helpers', (t) => {
   t.throws(() => mean([]), { message: /empty/ });
   t.is(meanPsnr([30, Infinity]), 65);
   t.is(meanPsnr([30, Infinity], 50), 40);
-  t.true(Math.abs(psnrOfMeanMse([1, 3]) - 10 * Math.log10(255 * 255 / 2)) < 1e-12);
-  t.deepEqual(meanYuvPsnr([{ y: 30, u: 40, v: 40, weighted: 32.5 }, { y: 32, u: 42, v: 44, weighted: 0 }]), { y: 31, u: 41, v: 42, weighted: 33.625 });
+  t.true(Math.abs(psnrOfMeanMse([1, 3]) - 10 * Math.log10((255 * 255) / 2)) < 1e-12);
+  t.deepEqual(
+    meanYuvPsnr([
+      { y: 30, u: 40, v: 40, weighted: 32.5 },
+      { y: 32, u: 42, v: 44, weighted: 0 },
+    ]),
+    { y: 31, u: 41, v: 42, weighted: 33.625 },
+  );
   t.is(ssimToDb(0.9), 10);
 });

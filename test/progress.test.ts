@@ -8,7 +8,15 @@ function harness(options: { quiet?: boolean; intervalMs?: number } = {}) {
   let clock = 0;
   const lines: string[] = [];
   const stream = { write: (s: string) => lines.push(...s.trimEnd().split('\n')) } as unknown as NodeJS.WritableStream;
-  const reporter = progressReporter({ interactive: false, quiet: !!options.quiet, groups: 2, stepsOf: (k) => (k === 0 ? 100 : 40), stream, now: () => clock, intervalMs: options.intervalMs });
+  const reporter = progressReporter({
+    interactive: false,
+    quiet: !!options.quiet,
+    groups: 2,
+    stepsOf: (k) => (k === 0 ? 100 : 40),
+    stream,
+    now: () => clock,
+    intervalMs: options.intervalMs,
+  });
   return { reporter, lines, advance: (ms: number) => (clock += ms) };
 }
 
@@ -72,7 +80,11 @@ test('one monotonic count for the whole encode: rate-search passes add work inst
   advance(1000);
   reporter.update({ group: 1, phase: 'train', step: 20, steps: 40, psnr: 22, bpp: 0.3 });
   const percents = lines.map((l) => Number(/; (\d+)%/.exec(l)![1]));
-  t.deepEqual(percents, [...percents].sort((a, b) => a - b), percents.join(' '));
+  t.deepEqual(
+    percents,
+    [...percents].sort((a, b) => a - b),
+    percents.join(' '),
+  );
   t.is(percents.at(-1), Math.round((100 * 160) / 180));
   t.is(percents[0], Math.round((100 * 100) / 140));
 });

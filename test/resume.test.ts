@@ -35,7 +35,10 @@ test.serial('Ctrl-C after a segment leaves no output file, keeps the segment and
   const messages = first.stderr.filter((l) => l.startsWith('nervkit:'));
   t.is(messages.length, 1, first.stderr.join('\n'));
   hint = messages[0];
-  t.regex(hint, /^nervkit: interrupted after [12] of 4 groups; nothing was written to .*out\.nerv; 1 of 4 segments are kept in .*out\.nerv\.parts; continue with: nervkit encode .* --resume$/);
+  t.regex(
+    hint,
+    /^nervkit: interrupted after [12] of 4 groups; nothing was written to .*out\.nerv; 1 of 4 segments are kept in .*out\.nerv\.parts; continue with: nervkit encode .* --resume$/,
+  );
   t.false(existsSync(output), 'no file under the output name');
   t.deepEqual(readdirSync(parts).sort(), ['manifest.json', 'segment-00000.nerv']);
 });
@@ -43,10 +46,14 @@ test.serial('Ctrl-C after a segment leaves no output file, keeps the segment and
 test.serial('a new encode without --resume, or a resume with other settings, is refused', async (t) => {
   const again = await nervkit(encodeArgs, { env: ENV });
   t.is(again.code, EXIT_CODES.BAD_ARGUMENT);
-  t.deepEqual(again.messages, [`nervkit: ${parts} holds an unfinished encode (1 of 4 segments done): add --resume to continue it, or delete ${parts} to start over`]);
+  t.deepEqual(again.messages, [
+    `nervkit: ${parts} holds an unfinished encode (1 of 4 segments done): add --resume to continue it, or delete ${parts} to start over`,
+  ]);
   const otherSeed = await nervkit([...encodeArgs, '--seed', '4', '--resume'], { env: ENV });
   t.is(otherSeed.code, EXIT_CODES.BAD_ARGUMENT);
-  t.deepEqual(otherSeed.messages, [`nervkit: cannot resume: ${parts} was encoded with other settings or input (seed: 3 then, 4 now); rerun with the original settings, or delete ${parts} to start over`]);
+  t.deepEqual(otherSeed.messages, [
+    `nervkit: cannot resume: ${parts} was encoded with other settings or input (seed: 3 then, 4 now); rerun with the original settings, or delete ${parts} to start over`,
+  ]);
   t.false(existsSync(output));
 });
 
@@ -70,7 +77,11 @@ test.serial('--resume finishes with the bytes of the uninterrupted encode and re
   const summary = JSON.parse(last.stdout);
   t.is(summary.bytes, reference.length);
   t.deepEqual(summary.targets.bytes, { asked: 1800, reached: reference.length });
-  t.deepEqual(summary.groups.map((g: { frames: number }) => g.frames), [2, 2, 2, 2], 'the summary covers the resumed segments too');
+  t.deepEqual(
+    summary.groups.map((g: { frames: number }) => g.frames),
+    [2, 2, 2, 2],
+    'the summary covers the resumed segments too',
+  );
 });
 
 test.serial('stdin and stdout cannot resume', async (t) => {

@@ -61,7 +61,11 @@ function planes(frame: YuvFrame): Uint8Array {
   return Uint8Array.from([...frame.y, ...frame.u, ...frame.v]);
 }
 
-const SIZES: [number, number][] = [[33, 17], [64, 48], [1, 1]];
+const SIZES: [number, number][] = [
+  [33, 17],
+  [64, 48],
+  [1, 1],
+];
 const CHROMAS: ChromaFormat[] = ['420', '422', '444'];
 
 for (const chroma of CHROMAS) {
@@ -131,7 +135,10 @@ test('incremental parsing gives the same frames for any chunking', (t) => {
 });
 
 test('the parser holds about one frame: a caller pushing on demand never buffers more than a chunk', (t) => {
-  const bytes = encodeY4m(info(64, 48), Array.from({ length: 6 }, (_, i) => pattern(64, 48, i)));
+  const bytes = encodeY4m(
+    info(64, 48),
+    Array.from({ length: 6 }, (_, i) => pattern(64, 48, i)),
+  );
   const decoder = new Y4mDecoder();
   const chunk = 1000;
   let frames = 0;
@@ -343,14 +350,21 @@ async function ffmpeg(args: string[]): Promise<Buffer> {
 
 ffmpegTest(`our YUV->RGB matches ffmpeg's rgb24 conversion (> 40 dB)${NEEDS_FFMPEG}`, async (t) => {
   const dir = await tempDir(t);
-  for (const [pixFmt, size] of [['yuv420p', '64x48'], ['yuv422p', '33x17'], ['yuv444p', '64x48']]) {
+  for (const [pixFmt, size] of [
+    ['yuv420p', '64x48'],
+    ['yuv422p', '33x17'],
+    ['yuv444p', '64x48'],
+  ]) {
     const y4m = join(dir, `${pixFmt}.y4m`);
     await ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=10`, '-frames:v', '3', '-pix_fmt', pixFmt, '-y', y4m]);
     const ours = await collect(await openVideo(y4m));
     const reference = await ffmpeg(['-i', y4m, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']);
     const mine = new Float32Array(ours.length * ours[0].data.length);
     ours.forEach((f, i) => mine.set(f.data, i * f.data.length));
-    const value = rgbPsnr8(mine, Float32Array.from(reference, (v) => v / 255));
+    const value = rgbPsnr8(
+      mine,
+      Float32Array.from(reference, (v) => v / 255),
+    );
     t.log(`${pixFmt} ${size}: our RGB vs ffmpeg rgb24 ${value.toFixed(2)} dB`);
     t.true(value > 40, pixFmt);
   }
@@ -381,7 +395,22 @@ ffmpegTest(`ffmpeg reads our Y4M planes exactly, and we read ffmpeg's, at odd si
 ffmpegTest(`openVideo decodes containers through ffmpeg, scaled and limited; writeVideo encodes mp4${NEEDS_FFMPEG}`, async (t) => {
   const dir = await tempDir(t);
   const mp4 = join(dir, 'clip.mp4');
-  await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=96x64:rate=15', '-frames:v', '12', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-colorspace', 'bt709', '-y', mp4]);
+  await ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=96x64:rate=15',
+    '-frames:v',
+    '12',
+    '-c:v',
+    'libx264',
+    '-pix_fmt',
+    'yuv420p',
+    '-colorspace',
+    'bt709',
+    '-y',
+    mp4,
+  ]);
   const source = await openVideo(mp4, { maxFrames: 5, scale: { width: 48, height: 30 } });
   t.like(source.info, { width: 48, height: 30, fps: { num: 15, den: 1 }, colorSpace: 'bt709', frameCount: 5 });
   const frames = await collect(source);
@@ -411,7 +440,9 @@ ffmpegTest(`ffmpeg's own error text reaches the caller${NEEDS_FFMPEG}`, async (t
   t.is(error.code, 'BAD_INPUT');
   t.regex(error.message, /broken\.mp4/);
   t.regex(error.message, /Invalid data|moov|could not find/i);
-  await t.throwsAsync(writeVideo(join(dir, 'x.mp4'), info(8, 6), [pattern(8, 6)], { codec: 'no-such-codec' }), { message: /ffmpeg could not write .*no-such-codec/i });
+  await t.throwsAsync(writeVideo(join(dir, 'x.mp4'), info(8, 6), [pattern(8, 6)], { codec: 'no-such-codec' }), {
+    message: /ffmpeg could not write .*no-such-codec/i,
+  });
   t.deepEqual((await readdir(dir)).sort(), ['broken.mp4']);
 });
 

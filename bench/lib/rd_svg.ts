@@ -78,7 +78,9 @@ export function rdPlotSvg(plot: RdPlot): string {
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>`);
   parts.push(`<text x="${MARGIN.left}" y="24" font-size="16" font-weight="bold">${escapeXml(plot.title)}</text>`);
   if (plot.subtitle) parts.push(`<text x="${MARGIN.left}" y="42" fill="#555">${escapeXml(plot.subtitle)}</text>`);
@@ -130,9 +132,13 @@ export function rdPlotSvg(plot: RdPlot): string {
   (plot.references ?? []).forEach((ref, i) => {
     const x = px(ref.bpp);
     const yy = py(ref.psnr);
-    parts.push(`<path d="M${num(x - 6)},${num(yy - 6)}L${num(x + 6)},${num(yy + 6)}M${num(x - 6)},${num(yy + 6)}L${num(x + 6)},${num(yy - 6)}" stroke="#000" stroke-width="2.5"/>`);
+    parts.push(
+      `<path d="M${num(x - 6)},${num(yy - 6)}L${num(x + 6)},${num(yy + 6)}M${num(x - 6)},${num(yy + 6)}L${num(x + 6)},${num(yy - 6)}" stroke="#000" stroke-width="2.5"/>`,
+    );
     const anchorEnd = x > MARGIN.left + plotW * 0.6;
-    parts.push(`<text x="${num(anchorEnd ? x - 10 : x + 10)}" y="${num(yy - 8)}" text-anchor="${anchorEnd ? 'end' : 'start'}">${escapeXml(`${ref.label}: ${ref.bpp} bpp, ${ref.psnr} dB`)}</text>`);
+    parts.push(
+      `<text x="${num(anchorEnd ? x - 10 : x + 10)}" y="${num(yy - 8)}" text-anchor="${anchorEnd ? 'end' : 'start'}">${escapeXml(`${ref.label}: ${ref.bpp} bpp, ${ref.psnr} dB`)}</text>`,
+    );
     const ly = MARGIN.top + 10 + (plot.series.length + i) * 22;
     const lx = MARGIN.left + plotW + 16;
     parts.push(`<path d="M${lx + 7},${ly - 6}L${lx + 19},${ly + 6}M${lx + 7},${ly + 6}L${lx + 19},${ly - 6}" stroke="#000" stroke-width="2.5"/>`);

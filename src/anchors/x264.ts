@@ -23,7 +23,15 @@ export interface AnchorCodec {
 export const ANCHOR_CODECS: AnchorCodec[] = [
   { id: 'x264-medium', label: 'x264 medium', encoder: 'libx264', preset: 'medium', format: 'h264', extraArgs: [], seiTypes: '6' },
   { id: 'x264-veryslow', label: 'x264 veryslow', encoder: 'libx264', preset: 'veryslow', format: 'h264', extraArgs: [], seiTypes: '6' },
-  { id: 'x265-medium', label: 'x265 medium', encoder: 'libx265', preset: 'medium', format: 'hevc', extraArgs: ['-x265-params', 'log-level=error'], seiTypes: '39|40' },
+  {
+    id: 'x265-medium',
+    label: 'x265 medium',
+    encoder: 'libx265',
+    preset: 'medium',
+    format: 'hevc',
+    extraArgs: ['-x265-params', 'log-level=error'],
+    seiTypes: '39|40',
+  },
 ];
 
 /** CRF range shared by x264 and x265 for 8-bit video. */
@@ -36,14 +44,22 @@ export async function checkEncoders(ffmpeg: string, codecs: AnchorCodec[]): Prom
   try {
     listing = (await run(ffmpeg, ['-hide_banner', '-encoders'])).stdout;
   } catch (error) {
-    throw new NervError('NO_FFMPEG', `ffmpeg ('${ffmpeg}') could not be run: ${(error as Error).message}. Install it (apt-get install ffmpeg) or pass --ffmpeg PATH.`, { cause: error });
+    throw new NervError(
+      'NO_FFMPEG',
+      `ffmpeg ('${ffmpeg}') could not be run: ${(error as Error).message}. Install it (apt-get install ffmpeg) or pass --ffmpeg PATH.`,
+      { cause: error },
+    );
   }
   const missing = [...new Set(codecs.map((c) => c.encoder))].filter((name) => !new RegExp(`^\\s*V\\S*\\s+${name}\\s`, 'm').test(listing));
   if (missing.length) {
-    throw new NervError('NO_FFMPEG', `ffmpeg ('${ffmpeg}') lacks the encoder(s) ${missing.join(', ')} that the anchors need; install an ffmpeg built with them (Debian's ffmpeg has both).`);
+    throw new NervError(
+      'NO_FFMPEG',
+      `ffmpeg ('${ffmpeg}') lacks the encoder(s) ${missing.join(', ')} that the anchors need; install an ffmpeg built with them (Debian's ffmpeg has both).`,
+    );
   }
   const filters = (await run(ffmpeg, ['-hide_banner', '-bsfs'])).stdout;
-  if (!/^filter_units$/m.test(filters)) throw new NervError('NO_FFMPEG', `ffmpeg ('${ffmpeg}') lacks the filter_units bitstream filter (pass --keep-sei to count SEI bytes instead)`);
+  if (!/^filter_units$/m.test(filters))
+    throw new NervError('NO_FFMPEG', `ffmpeg ('${ffmpeg}') lacks the filter_units bitstream filter (pass --keep-sei to count SEI bytes instead)`);
   const version = (await run(ffmpeg, ['-hide_banner', '-version'])).stdout.split('\n')[0] ?? '';
   return version.trim();
 }
@@ -63,10 +79,24 @@ export interface AnchorEncode {
  */
 export async function encodeAnchor(ffmpeg: string, codec: AnchorCodec, source: string, crf: number, path: string, keepSei = false): Promise<AnchorEncode> {
   const args = [
-    '-v', 'error', '-y', '-i', source,
-    '-c:v', codec.encoder, '-preset', codec.preset, '-crf', crf.toFixed(2), '-pix_fmt', 'yuv420p', ...codec.extraArgs,
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    source,
+    '-c:v',
+    codec.encoder,
+    '-preset',
+    codec.preset,
+    '-crf',
+    crf.toFixed(2),
+    '-pix_fmt',
+    'yuv420p',
+    ...codec.extraArgs,
     ...(keepSei ? [] : ['-bsf:v', `filter_units=remove_types=${codec.seiTypes}`]),
-    '-f', codec.format, path,
+    '-f',
+    codec.format,
+    path,
   ];
   const { seconds } = await run(ffmpeg, args);
   return { crf, path, bytes: (await stat(path)).size, seconds };
@@ -174,7 +204,14 @@ export interface AnchorMatch {
  * What x264 (preset medium) needs for `psnr` dB (YUV 6:1:1 or RGB) on the first `frames` frames of
  * `sourceY4m`: a CRF search whose encodes and decodes go to `workDir`.
  */
-export async function x264BytesAtPsnr(ffmpeg: string, sourceY4m: string, psnr: number, frames: number, workDir: string, metric: 'rgb' | 'yuv' = 'yuv'): Promise<AnchorMatch> {
+export async function x264BytesAtPsnr(
+  ffmpeg: string,
+  sourceY4m: string,
+  psnr: number,
+  frames: number,
+  workDir: string,
+  metric: 'rgb' | 'yuv' = 'yuv',
+): Promise<AnchorMatch> {
   const codec = ANCHOR_CODECS.find((c) => c.id === 'x264-medium')!;
   await checkEncoders(ffmpeg, [codec]);
   const decoded = join(workDir, 'decoded.y4m');

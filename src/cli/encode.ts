@@ -57,11 +57,22 @@ interface Encoded {
  * and a BullMQ queue (--redis) fix lambda for the whole video (a target decides it on the first
  * group), so that segments encoded anywhere fit together.
  */
-export async function encodeCommand(inputArg: string | undefined, outputArg: string | undefined, flags: EncodeFlags, argv: readonly string[] = []): Promise<void> {
+export async function encodeCommand(
+  inputArg: string | undefined,
+  outputArg: string | undefined,
+  flags: EncodeFlags,
+  argv: readonly string[] = [],
+): Promise<void> {
   const outputArgument = outputArg ?? flags.output;
   if (outputArgument === STDIO && flags.json) throw new UsageError('--json and -o - both write to stdout: keep one');
   const segmented = flags.segment !== undefined || flags.framesFrom !== undefined || flags.framesTo !== undefined;
-  const rereads = segmented ? '--segment and --frames-from/--frames-to read the input twice' : flags.redis ? 'with --redis the workers read the input' : flags.resume ? '--resume reads the input again' : undefined;
+  const rereads = segmented
+    ? '--segment and --frames-from/--frames-to read the input twice'
+    : flags.redis
+      ? 'with --redis the workers read the input'
+      : flags.resume
+        ? '--resume reads the input again'
+        : undefined;
   if ((inputArg ?? flags.input) === STDIO && rereads) throw new UsageError(`${rereads}: give a video file, not stdin`);
   if (outputArgument === STDIO && flags.resume) throw new UsageError('--resume keeps its work next to the output file: name one, not -o -');
   // Everything that could fail at the end is checked before a frame is read.
@@ -146,7 +157,14 @@ async function encodeInOneGo(ctx: GpuContext, source: FrameSource, flags: Encode
 }
 
 /** File to file: segment by segment, finished segments kept in OUT.parts/ until the output is written. */
-async function encodeResumably(ctx: GpuContext, source: FrameSource, flags: EncodeFlags, input: string, output: string, argv: readonly string[]): Promise<Encoded> {
+async function encodeResumably(
+  ctx: GpuContext,
+  source: FrameSource,
+  flags: EncodeFlags,
+  input: string,
+  output: string,
+  argv: readonly string[],
+): Promise<Encoded> {
   const videoFrames = await frameCountOf(source);
   const settings = settingsOf(flags, source, videoFrames);
   const groups = Math.ceil(videoFrames / flags.group);
@@ -157,9 +175,16 @@ async function encodeResumably(ctx: GpuContext, source: FrameSource, flags: Enco
   let resumedGroups = 0;
   setInterruptProgress(() => `after ${Math.max(progress.groupsDone(), resumedGroups)} of ${groups} groups`);
   onInterrupt(() => parts?.removeIfEmptySync());
-  addInterruptNote(() => (parts?.finishedCount ? `${parts.finishedCount} of ${segments} segments are kept in ${parts.path}; continue with: ${resumeCommand(argv)}` : undefined));
+  addInterruptNote(() =>
+    parts?.finishedCount ? `${parts.finishedCount} of ${segments} segments are kept in ${parts.path}; continue with: ${resumeCommand(argv)}` : undefined,
+  );
   const result = await encodeLocally(ctx, source.frames(), {
-    output, overwrite: flags.yes === true, settings, videoFrames, identity, resume: flags.resume === true,
+    output,
+    overwrite: flags.yes === true,
+    settings,
+    videoFrames,
+    identity,
+    resume: flags.resume === true,
     onProgress: progress.update,
     onSegment: (event) => {
       parts = event.parts;
@@ -183,9 +208,10 @@ async function encodeResumably(ctx: GpuContext, source: FrameSource, flags: Enco
 async function encodeOneSegment(ctx: GpuContext, source: FrameSource, flags: EncodeFlags, input: string): Promise<Encoded> {
   const videoFrames = await frameCountOf(source);
   const settings = settingsOf(flags, source, videoFrames);
-  const range = flags.segment !== undefined
-    ? segmentAt(flags.segment, videoFrames, flags.group, flags.keyInterval)
-    : segmentOfFrames(flags.framesFrom ?? 0, flags.framesTo, videoFrames, flags.group, flags.keyInterval);
+  const range =
+    flags.segment !== undefined
+      ? segmentAt(flags.segment, videoFrames, flags.group, flags.keyInterval)
+      : segmentOfFrames(flags.framesFrom ?? 0, flags.framesTo, videoFrames, flags.group, flags.keyInterval);
   let lambda = settings.lambda;
   if (lambda === undefined) {
     const deciding = startProgress(flags, settings, 1, ' (deciding lambda)');
@@ -199,7 +225,9 @@ async function encodeOneSegment(ctx: GpuContext, source: FrameSource, flags: Enc
   const last = range.firstFrame + range.frameCount - 1;
   announce(progress, input, source, range.frameCount, groups, ` (frames ${range.firstFrame}..${last} of ${videoFrames}, lambda ${lambda})`);
   const result = await encodeSegment(ctx, framesOf(source.frames(), range.firstFrame, range.frameCount), {
-    range, videoFrames, settings: withFixedLambda(settings, lambda),
+    range,
+    videoFrames,
+    settings: withFixedLambda(settings, lambda),
     // The bar counts this segment's groups.
     onProgress: (event: EncodeProgress) => progress.update({ ...event, group: event.group - firstGroup }),
   });
@@ -246,14 +274,23 @@ function report(flags: EncodeFlags, outputName: string, encoded: Encoded, second
     targets: result.targets,
     warnings: result.warnings,
     groups: result.groups.map((g) => ({
-      frames: g.frames, key: g.key, steps: g.steps, seconds: g.seconds, lambda: g.lambda, search: g.search, psnr: g.psnr, psnrRgb: g.psnrRgb,
-      latentBytes: g.latentBytes, networkBytes: g.networkBytes,
+      frames: g.frames,
+      key: g.key,
+      steps: g.steps,
+      seconds: g.seconds,
+      lambda: g.lambda,
+      search: g.search,
+      psnr: g.psnr,
+      psnrRgb: g.psnrRgb,
+      latentBytes: g.latentBytes,
+      networkBytes: g.networkBytes,
     })),
     ...encoded.extra,
   };
   if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else {
-    const metric = result.model.colour === 'yuv420' ? `PSNR ${summary.psnr.toFixed(2)} dB YUV (${summary.psnrRgb.toFixed(2)} dB RGB)` : `PSNR ${summary.psnr.toFixed(2)} dB`;
+    const metric =
+      result.model.colour === 'yuv420' ? `PSNR ${summary.psnr.toFixed(2)} dB YUV (${summary.psnrRgb.toFixed(2)} dB RGB)` : `PSNR ${summary.psnr.toFixed(2)} dB`;
     process.stderr.write(
       `wrote ${outputName}: ${summary.bytes} bytes, ${summary.bpp.toFixed(4)} bpp, ${metric}, ` +
         `${summary.frames} frames ${summary.width}x${summary.height} in ${seconds.toFixed(1)} s\n`,

@@ -67,9 +67,11 @@ export async function decodeCommand(inputArg: string | undefined, outputArg: str
   }
   setInterruptProgress(() => `after ${written} of ${frameCount} frames`);
   addInterruptNote(() =>
-    output === STDIO ? 'the Y4M stream on stdout is cut short'
-    : isImagePattern(output) ? `${written} PNG files of ${output} were written`
-    : `nothing was written to ${output}`,
+    output === STDIO
+      ? 'the Y4M stream on stdout is cut short'
+      : isImagePattern(output)
+        ? `${written} PNG files of ${output} were written`
+        : `nothing was written to ${output}`,
   );
   const info: VideoInfo = { width, height, fps, colorSpace: colorSpace === 'bt709' ? 'bt709' : 'bt601', frameCount, source: input };
   if (output === STDIO) await writeY4mStream(process.stdout, info, rgbFrames());
@@ -118,11 +120,24 @@ export async function evalCommand(inputArg: string | undefined, refArg: string |
     throw new NervError('BAD_INPUT', `the reference has ${frames.length} frames, the .nerv file ${frameCount}`);
   }
   const mean = (key: 'psnr' | 'psnrYuv' | 'msSsim') => frames.reduce((a, f) => a + Math.min(f[key], 100), 0) / frames.length;
-  const summary = { frames: frameCount, bytes: video.info.byteLength, bpp: video.info.bpp, psnr: mean('psnr'), psnrYuv: mean('psnrYuv'), msSsim: mean('msSsim'), perFrame: frames };
+  const summary = {
+    frames: frameCount,
+    bytes: video.info.byteLength,
+    bpp: video.info.bpp,
+    psnr: mean('psnr'),
+    psnrYuv: mean('psnrYuv'),
+    msSsim: mean('msSsim'),
+    perFrame: frames,
+  };
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     return;
   }
-  for (const f of frames) process.stdout.write(`frame ${String(f.frame).padStart(4)}  PSNR ${f.psnr.toFixed(2)} dB  YUV ${f.psnrYuv.toFixed(2)} dB  MS-SSIM ${f.msSsim.toFixed(4)}\n`);
-  process.stdout.write(`mean        PSNR ${summary.psnr.toFixed(2)} dB  YUV ${summary.psnrYuv.toFixed(2)} dB  MS-SSIM ${summary.msSsim.toFixed(4)}  (${summary.bpp.toFixed(4)} bpp)\n`);
+  for (const f of frames)
+    process.stdout.write(
+      `frame ${String(f.frame).padStart(4)}  PSNR ${f.psnr.toFixed(2)} dB  YUV ${f.psnrYuv.toFixed(2)} dB  MS-SSIM ${f.msSsim.toFixed(4)}\n`,
+    );
+  process.stdout.write(
+    `mean        PSNR ${summary.psnr.toFixed(2)} dB  YUV ${summary.psnrYuv.toFixed(2)} dB  MS-SSIM ${summary.msSsim.toFixed(4)}  (${summary.bpp.toFixed(4)} bpp)\n`,
+  );
 }

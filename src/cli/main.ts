@@ -51,7 +51,14 @@ export async function main(argv: string[]): Promise<number> {
       .addOption(new Option('--size <bytes>', 'target file size, e.g. 200k or 1.5M (k = 1000 bytes)').argParser(byteSize).conflicts(['bpp', 'psnr']))
       .addOption(new Option('--bpp <bits>', 'target bits per pixel (file bytes * 8 / (width * height * frames))').argParser(positiveNumber).conflicts(['psnr']))
       .option('--psnr <dB>', "target PSNR (YUV 6:1:1 for Y'CbCr sources, RGB otherwise): lambda is searched so every group reaches it", positiveNumber)
-      .addOption(new Option('--lambda <value>', `rate-distortion trade-off, loss = distortion + lambda * bits per pixel (larger: smaller file; default ${ENCODE_DEFAULTS.lambda})`).argParser(positiveNumber).conflicts(['size', 'bpp', 'psnr']))
+      .addOption(
+        new Option(
+          '--lambda <value>',
+          `rate-distortion trade-off, loss = distortion + lambda * bits per pixel (larger: smaller file; default ${ENCODE_DEFAULTS.lambda})`,
+        )
+          .argParser(positiveNumber)
+          .conflicts(['size', 'bpp', 'psnr']),
+      )
       .addOption(new Option('--preset <name>', 'training effort (steps per group)').choices(Object.keys(PRESETS)).default(ENCODE_DEFAULTS.preset))
       .option('--steps <n>', 'training steps for a key group (default: from the preset)', positiveInt)
       .option('--later-steps <n>', 'training steps for a predicted group (default: from the preset)', positiveInt)
@@ -62,9 +69,21 @@ export async function main(argv: string[]): Promise<number> {
       .addOption(new Option('--lr-scale <x>', 'multiply the learning rates').argParser(positiveNumber).hideHelp())
       .option('--seed <n>', 'random seed (same seed, same backend: same file)', nonNegativeInt, 1)
       .option('--json', 'print a machine-readable summary on stdout')
-      .addOption(new Option('--segment <i>', 'encode only segment I (one key interval: key-interval x group frames), for `nervkit join`').argParser(nonNegativeInt).conflicts(['framesFrom', 'framesTo', 'resume', 'redis']))
-      .addOption(new Option('--frames-from <n>', 'encode only the frames from N (a key interval boundary) as a segment, for `nervkit join`').argParser(nonNegativeInt).conflicts(['resume', 'redis']))
-      .addOption(new Option('--frames-to <n>', 'end of the segment (exclusive): a key interval boundary or the end of the video').argParser(positiveInt).conflicts(['resume', 'redis']))
+      .addOption(
+        new Option('--segment <i>', 'encode only segment I (one key interval: key-interval x group frames), for `nervkit join`')
+          .argParser(nonNegativeInt)
+          .conflicts(['framesFrom', 'framesTo', 'resume', 'redis']),
+      )
+      .addOption(
+        new Option('--frames-from <n>', 'encode only the frames from N (a key interval boundary) as a segment, for `nervkit join`')
+          .argParser(nonNegativeInt)
+          .conflicts(['resume', 'redis']),
+      )
+      .addOption(
+        new Option('--frames-to <n>', 'end of the segment (exclusive): a key interval boundary or the end of the video')
+          .argParser(positiveInt)
+          .conflicts(['resume', 'redis']),
+      )
       .addOption(new Option('--resume', 'continue an interrupted encode from OUT.parts/ (same input and settings)').conflicts(['redis']))
       .option('--redis <url>', 'encode through a BullMQ queue on this Redis (redis://host:6379): `nervkit worker`s do the work')
       .option('--queue <name>', "queue name for --redis (the workers' --queue)", 'nervkit')
@@ -124,7 +143,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('measure a .nerv file against its source: PSNR (RGB, YUV 6:1:1) and MS-SSIM per frame and mean')
     .usage('[options] IN.nerv REF   (or -i IN.nerv --ref REF)')
     .argument('[input]', ".nerv file ('-': stdin)")
-    .argument('[reference]', 'the source video, at the .nerv file\'s size')
+    .argument('[reference]', "the source video, at the .nerv file's size")
     .option('-i, --input <file>', '.nerv file, as the first argument')
     .option('--ref <file>', 'reference video, as the second argument')
     .option('--scale', 'resize a reference of another size to the .nerv size (with ffmpeg) instead of refusing it')

@@ -144,7 +144,9 @@ async function readNervFile(path: string): Promise<Uint8Array> {
 
 /** Serves the player for `file` and waits for Ctrl-C. */
 export async function playCommand(file: string, options: { port: number }): Promise<void> {
-  const name = basename(file).replace(/[^\w.-]/g, '_').replace(/(\.nerv)?$/, '.nerv');
+  const name = basename(file)
+    .replace(/[^\w.-]/g, '_')
+    .replace(/(\.nerv)?$/, '.nerv');
   await serveUntilInterrupted(await startPlayServer({ port: options.port, videos: { [name]: file } }), name, file);
 }
 

@@ -101,8 +101,12 @@ export function progressReporter(options: ProgressOptions): ProgressReporter {
         barShown = true;
         bar.setTotal(all);
         bar.update(Math.round(shown * all), {
-          phase, group: groupLabel, psnr: Number.isFinite(event.psnr) ? event.psnr.toFixed(2) : '--', bpp: event.bpp.toFixed(3),
-          elapsed: formatSeconds(elapsed), eta: Number.isFinite(eta) ? formatSeconds(eta) : '--',
+          phase,
+          group: groupLabel,
+          psnr: Number.isFinite(event.psnr) ? event.psnr.toFixed(2) : '--',
+          bpp: event.bpp.toFixed(3),
+          elapsed: formatSeconds(elapsed),
+          eta: Number.isFinite(eta) ? formatSeconds(eta) : '--',
         });
         return;
       }

@@ -10,8 +10,10 @@ export async function submitCommand(flags: EncodeFlags, source: JobSource, setti
   const progress = segmentProgress(flags);
   setInterruptProgress(() => `after ${progress.done()} of ${progress.segments()} segments`);
   // Nothing asynchronous can run after a signal: the workers notice the run is gone instead (src/distributed/redis.ts).
-  addInterruptNote(() => 'the workers skip this encode\'s queued jobs within 30 s');
-  const submitted = await submitEncode({ redis: flags.redis!, queue: flags.queue, source, videoFrames, settings, onEvent: progress.event }).finally(() => progress.stop());
+  addInterruptNote(() => "the workers skip this encode's queued jobs within 30 s");
+  const submitted = await submitEncode({ redis: flags.redis!, queue: flags.queue, source, videoFrames, settings, onEvent: progress.event }).finally(() =>
+    progress.stop(),
+  );
   return {
     result: submitted.result,
     extra: { distributed: { lambda: submitted.lambda, lambdaJob: submitted.lambdaJob, segments: submitted.segments, joinMs: submitted.joinMs } },
@@ -20,9 +22,15 @@ export async function submitCommand(flags: EncodeFlags, source: JobSource, setti
 
 /** Segments done (running ones count by their reported fraction) and an ETA; one line per event off a terminal. */
 function segmentProgress(flags: EncodeFlags) {
-  const bar = process.stderr.isTTY && !flags.json
-    ? new SingleBar({ format: 'segments {done}/{segments} |{bar}| {percentage}% | ETA {eta_formatted}', hideCursor: true, etaBuffer: 20, stream: process.stderr })
-    : undefined;
+  const bar =
+    process.stderr.isTTY && !flags.json
+      ? new SingleBar({
+          format: 'segments {done}/{segments} |{bar}| {percentage}% | ETA {eta_formatted}',
+          hideCursor: true,
+          etaBuffer: 20,
+          stream: process.stderr,
+        })
+      : undefined;
   const line = (text: string) => {
     if (!flags.json && !bar) process.stderr.write(`${text}\n`);
   };

@@ -24,7 +24,8 @@ export function activationSlope(kind: ActivationKind): number {
 
 function check(shape: ActivationShape, arrays: ArrayLike<number>[]): void {
   if (!Number.isInteger(shape.count) || shape.count <= 0) throw new NervError('BAD_ARGUMENT', 'activation: count must be a positive integer');
-  if (shape.kind !== 'relu' && shape.kind !== 'leaky' && shape.kind !== 'cappedRelu') throw new NervError('BAD_ARGUMENT', `activation: unknown kind ${String(shape.kind)}`);
+  if (shape.kind !== 'relu' && shape.kind !== 'leaky' && shape.kind !== 'cappedRelu')
+    throw new NervError('BAD_ARGUMENT', `activation: unknown kind ${String(shape.kind)}`);
   for (const a of arrays) if (a.length < shape.count) throw new NervError('BAD_ARGUMENT', 'activation: array shorter than count');
 }
 

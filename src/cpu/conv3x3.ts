@@ -71,11 +71,7 @@ export function conv3x3BackwardInputCpu(shape: Conv3x3Shape, dy: Float32Array, w
 }
 
 /** Gradients of the weights [3,3,inC,outC] and bias [outC], summed over every pixel of the batch. */
-export function conv3x3BackwardParamsCpu(
-  shape: Conv3x3Shape,
-  x: Float32Array,
-  dy: Float32Array,
-): { dw: Float32Array; db: Float32Array } {
+export function conv3x3BackwardParamsCpu(shape: Conv3x3Shape, x: Float32Array, dy: Float32Array): { dw: Float32Array; db: Float32Array } {
   const { n, h, w, inC, outC } = shape;
   const dw = new Float64Array(9 * inC * outC);
   const db = new Float64Array(outC);

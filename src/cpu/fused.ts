@@ -7,7 +7,14 @@ import { activationBackwardCpu, activationForwardCpu, LEAKY_SLOPE } from './acti
 import { adamStepCpu } from './adam.ts';
 import { conv3x3BackwardInputCpu, conv3x3BackwardParamsCpu, conv3x3ForwardCpu } from './conv3x3.ts';
 import {
-  armContextBackwardCpu, armContextCpu, latentAxisTap, latentRateCpu, upsampleLatentsBackwardCpu, upsampleLatentsCpu, type ContextSpec, type LatentGeometry,
+  armContextBackwardCpu,
+  armContextCpu,
+  latentAxisTap,
+  latentRateCpu,
+  upsampleLatentsBackwardCpu,
+  upsampleLatentsCpu,
+  type ContextSpec,
+  type LatentGeometry,
 } from './latents.ts';
 import { ARM_HIDDEN_MAX, type LayerActivation } from '../nn/model.ts';
 import type { ModelPlan } from '../nn/layers.ts';
@@ -28,8 +35,15 @@ export interface ArmStepResult {
  * and the backward pass to the context values and the ARM's parameters.
  */
 export function armStepCpu(
-  plan: ModelPlan, params: Float32Array[], geom: LatentGeometry, spec: ContextSpec,
-  latents: Float32Array, first: number, count: number, previousValid: boolean, scale: number,
+  plan: ModelPlan,
+  params: Float32Array[],
+  geom: LatentGeometry,
+  spec: ContextSpec,
+  latents: Float32Array,
+  first: number,
+  count: number,
+  previousValid: boolean,
+  scale: number,
 ): ArmStepResult {
   const D = plan.armInputs;
   const rows = count * geom.perFrame;
@@ -64,7 +78,14 @@ export function armStepCpu(
 }
 
 /** The latents' gradient from arm_step's outputs alone (no distortion): what the context sends back plus each latent's own rate. */
-export function armLatentGradientCpu(geom: LatentGeometry, spec: ContextSpec, result: ArmStepResult, first: number, count: number, previousValid: boolean): Float32Array {
+export function armLatentGradientCpu(
+  geom: LatentGeometry,
+  spec: ContextSpec,
+  result: ArmStepResult,
+  first: number,
+  count: number,
+  previousValid: boolean,
+): Float32Array {
   const fromContext = armContextBackwardCpu(geom, spec, result.dctx, first, count, previousValid);
   return fromContext.map((v, i) => v + result.dRate[i]);
 }
@@ -82,7 +103,9 @@ export function sumRecordsCpu(partial: Float32Array, base: number, chunks: numbe
  * L] + the context's gradient + the own rate) * slope, then Adam on y, m, v in place. Returns the gradient.
  */
 export function latentStepCpu(
-  geom: LatentGeometry, spec: ContextSpec, frames: number,
+  geom: LatentGeometry,
+  spec: ContextSpec,
+  frames: number,
   inputs: { dFeatures: Float32Array; dctx: Float32Array; dRate: Float32Array; slope: Float32Array },
   state: { y: Float32Array; m: Float32Array; v: Float32Array; hyper: Float32Array },
 ): Float32Array {
@@ -140,7 +163,12 @@ interface DenseLayer {
 
 /** synthesis_head: the upsampled latents of frames [first, first + frames) and the dense layers on them. */
 export function synthesisHeadCpu(
-  head: DenseLayer[], params: Float32Array[], geom: LatentGeometry, latents: Float32Array, first: number, frames: number,
+  head: DenseLayer[],
+  params: Float32Array[],
+  geom: LatentGeometry,
+  latents: Float32Array,
+  first: number,
+  frames: number,
 ): { features: Float32Array; out: Float32Array } {
   const features = upsampleLatentsCpu(geom, latents.subarray(first * geom.perFrame), frames);
   const rows = frames * geom.width * geom.height;
@@ -154,7 +182,10 @@ export function synthesisHeadCpu(
 
 /** Backward of synthesis_head from d loss / d the last layer's pre-activation: d features [pixels, L] and the layers' gradients. */
 export function synthesisHeadBackwardCpu(
-  head: DenseLayer[], params: Float32Array[], features: Float32Array, dHead: Float32Array,
+  head: DenseLayer[],
+  params: Float32Array[],
+  features: Float32Array,
+  dHead: Float32Array,
 ): { dFeatures: Float32Array; grads: Map<number, Float32Array> } {
   const rows = features.length / head[0].inC;
   const inputs = [features];
@@ -178,8 +209,18 @@ export function synthesisHeadBackwardCpu(
 }
 
 /** synthesis_conv: one 3x3 layer and its activation on [pixels, inC]. */
-export function synthesisConvCpu(layer: DenseLayer, params: Float32Array[], shape: { frames: number; width: number; height: number }, input: Float32Array): Float32Array {
-  const y = conv3x3ForwardCpu({ n: shape.frames, h: shape.height, w: shape.width, inC: layer.inC, outC: layer.outC }, input, params[layer.weight], params[layer.bias]);
+export function synthesisConvCpu(
+  layer: DenseLayer,
+  params: Float32Array[],
+  shape: { frames: number; width: number; height: number },
+  input: Float32Array,
+): Float32Array {
+  const y = conv3x3ForwardCpu(
+    { n: shape.frames, h: shape.height, w: shape.width, inC: layer.inC, outC: layer.outC },
+    input,
+    params[layer.weight],
+    params[layer.bias],
+  );
   return layer.act !== 'none' ? activationForwardCpu(y, { count: y.length, kind: layer.act }, Infinity) : y;
 }
 
@@ -189,7 +230,12 @@ export function synthesisConvCpu(layer: DenseLayer, params: Float32Array[], shap
  * pre-activation's), and the layer's gradients.
  */
 export function synthesisConvBackwardCpu(
-  layer: DenseLayer, params: Float32Array[], shape: { frames: number; width: number; height: number }, input: Float32Array, dy: Float32Array, inputAct: LayerActivation,
+  layer: DenseLayer,
+  params: Float32Array[],
+  shape: { frames: number; width: number; height: number },
+  input: Float32Array,
+  dy: Float32Array,
+  inputAct: LayerActivation,
 ): { dx: Float32Array; dw: Float32Array; db: Float32Array } {
   const conv = { n: shape.frames, h: shape.height, w: shape.width, inC: layer.inC, outC: layer.outC };
   const dx = conv3x3BackwardInputCpu(conv, dy, params[layer.weight]);

@@ -148,7 +148,14 @@ export function tapSource(geom: LatentGeometry, spec: ContextSpec, frame: number
  * whose frame 0 holds the previous group's last frame (valid when `previousValid`): per latent the
  * tap values, then the flags "anchor" and "no previous frame". ctx [count * perFrame, taps + 2].
  */
-export function armContextCpu(geom: LatentGeometry, spec: ContextSpec, latents: Float32Array, first: number, count: number, previousValid: boolean): Float32Array {
+export function armContextCpu(
+  geom: LatentGeometry,
+  spec: ContextSpec,
+  latents: Float32Array,
+  first: number,
+  count: number,
+  previousValid: boolean,
+): Float32Array {
   const D = spec.taps.length + 2;
   const n = count * geom.perFrame;
   const ctx = new Float32Array(n * D);
@@ -169,7 +176,14 @@ export function armContextCpu(geom: LatentGeometry, spec: ContextSpec, latents: 
  * Gradient of armContextCpu with respect to the slot's latents: each latent sums dctx over every
  * consumer in the slot that reads it (the previous frame's latents, outside the slot, get none).
  */
-export function armContextBackwardCpu(geom: LatentGeometry, spec: ContextSpec, dctx: Float32Array, first: number, count: number, previousValid: boolean): Float32Array {
+export function armContextBackwardCpu(
+  geom: LatentGeometry,
+  spec: ContextSpec,
+  dctx: Float32Array,
+  first: number,
+  count: number,
+  previousValid: boolean,
+): Float32Array {
   const D = spec.taps.length + 2;
   const n = count * geom.perFrame;
   const out = new Float64Array(n);
@@ -235,7 +249,12 @@ export function laplaceBits(x: number, mu: number, rawLogScale: number): Laplace
  * mu and log-scale before the shift). Returns the total bits and, scaled by `gradScale` (lambda /
  * pixels), the gradient with respect to both outputs and to the latents themselves.
  */
-export function latentRateCpu(yhat: Float32Array, mlp: Float32Array, linear: Float32Array, gradScale: number): { bits: number; dOut: Float32Array; dyhat: Float32Array } {
+export function latentRateCpu(
+  yhat: Float32Array,
+  mlp: Float32Array,
+  linear: Float32Array,
+  gradScale: number,
+): { bits: number; dOut: Float32Array; dyhat: Float32Array } {
   const n = yhat.length;
   if (mlp.length < 2 * n || linear.length < 2 * n) throw new NervError('BAD_ARGUMENT', 'latentRate: ARM outputs shorter than 2 * latents');
   const dOut = new Float32Array(2 * n);
@@ -381,4 +400,3 @@ export function colourLossCpu(
   }
   return { loss, grad };
 }
-

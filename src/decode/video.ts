@@ -79,10 +79,24 @@ export class NervVideo {
     const h = reader.header;
     const cost = decodeCost(model);
     this.info = {
-      version: reader.version, width: h.width, height: h.height, frameCount: h.frameCount, fps: h.fps, colour: model.colour,
-      colorSpace: h.colorSpace, colorRange: h.colorRange, groupSize: h.groupSize, groupCount: reader.index.length, keyInterval: h.keyInterval,
-      lambda: h.lambda, byteLength, bpp: (byteLength * 8) / (h.width * h.height * h.frameCount),
-      macsPerPixel: Math.round(cost.total), decodeCost: cost, parameterCount: parameterCount(model), profile: model.profile,
+      version: reader.version,
+      width: h.width,
+      height: h.height,
+      frameCount: h.frameCount,
+      fps: h.fps,
+      colour: model.colour,
+      colorSpace: h.colorSpace,
+      colorRange: h.colorRange,
+      groupSize: h.groupSize,
+      groupCount: reader.index.length,
+      keyInterval: h.keyInterval,
+      lambda: h.lambda,
+      byteLength,
+      bpp: (byteLength * 8) / (h.width * h.height * h.frameCount),
+      macsPerPixel: Math.round(cost.total),
+      decodeCost: cost,
+      parameterCount: parameterCount(model),
+      profile: model.profile,
     };
   }
 
@@ -183,7 +197,7 @@ export class NervVideo {
 
   /** Frame `index` as the file's 8-bit Y'CbCr 4:2:0 planes (yuv420 files only: no RGB round trip). */
   async frameYuv(index: number): Promise<YuvFrame> {
-    if (this.model.colour !== 'yuv420') throw new BadArgumentError('this file codes RGB, not Y\'CbCr: use frameRgb');
+    if (this.model.colour !== 'yuv420') throw new BadArgumentError("this file codes RGB, not Y'CbCr: use frameRgb");
     return synthesisToYuv420(await this.synthesized(index), this.info.width, this.info.height);
   }
 

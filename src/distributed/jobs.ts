@@ -56,7 +56,10 @@ export type EncodeJobResult = z.infer<typeof resultSchema>;
 export function parseJob(data: unknown): EncodeJob {
   const d = (data ?? {}) as Record<string, unknown>;
   if (d.format !== JOB_FORMAT) throw new Error(`not a nervkit encode job (format ${JSON.stringify(d.format) ?? 'missing'}, expected "${JOB_FORMAT}")`);
-  if (d.version !== JOB_VERSION) throw new Error(`job format version ${JSON.stringify(d.version)} is not the version ${JOB_VERSION} this worker reads: run the same nervkit version on the workers and the submitter`);
+  if (d.version !== JOB_VERSION)
+    throw new Error(
+      `job format version ${JSON.stringify(d.version)} is not the version ${JOB_VERSION} this worker reads: run the same nervkit version on the workers and the submitter`,
+    );
   const parsed = jobSchema.safeParse(data);
   if (!parsed.success) throw new Error(`malformed nervkit job: ${describeIssue(parsed.error)}`);
   if (parsed.data.kind === 'segment' && parsed.data.settings.lambda === undefined) throw new Error('malformed nervkit job: a segment job needs a fixed lambda');

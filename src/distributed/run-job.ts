@@ -44,7 +44,9 @@ export default async function runJob(job: SandboxedJob): Promise<EncodeJobResult
     const groups = Math.ceil(data.frameCount / data.settings.groupSize);
     let lastReport = 0;
     const encoded = await encodeSegment(ctx, framesOf(source.frames(), data.firstFrame, data.frameCount), {
-      range: { firstFrame: data.firstFrame, frameCount: data.frameCount }, videoFrames: data.videoFrames, settings: data.settings,
+      range: { firstFrame: data.firstFrame, frameCount: data.frameCount },
+      videoFrames: data.videoFrames,
+      settings: data.settings,
       onProgress: (event) => {
         if (performance.now() - lastReport < PROGRESS_EVERY_MS && event.phase !== 'done') return;
         lastReport = performance.now();
@@ -54,8 +56,11 @@ export default async function runJob(job: SandboxedJob): Promise<EncodeJobResult
       },
     });
     return {
-      version: JOB_VERSION, kind: 'segment', bytes: Buffer.from(encoded.bytes).toString('base64'),
-      worker: process.env.NERVKIT_WORKER_NAME ?? `pid ${process.pid}`, outcome: encodeOutcome(outcomeOf(encoded)),
+      version: JOB_VERSION,
+      kind: 'segment',
+      bytes: Buffer.from(encoded.bytes).toString('base64'),
+      worker: process.env.NERVKIT_WORKER_NAME ?? `pid ${process.pid}`,
+      outcome: encodeOutcome(outcomeOf(encoded)),
     };
   } catch (error) {
     if (!(error instanceof NervError)) throw error;

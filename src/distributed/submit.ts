@@ -148,7 +148,9 @@ export async function submitEncode(options: SubmitOptions): Promise<SubmitResult
       }),
     );
     const joinStarted = performance.now();
-    const bytes = joinSegments(results.map(({ result, index }) => ({ name: `segment ${index}`, bytes: Buffer.from(result.kind === 'segment' ? result.bytes : '', 'base64') })));
+    const bytes = joinSegments(
+      results.map(({ result, index }) => ({ name: `segment ${index}`, bytes: Buffer.from(result.kind === 'segment' ? result.bytes : '', 'base64') })),
+    );
     const joinMs = performance.now() - joinStarted;
     const outcomes = results.map(({ result }) => decodeOutcome(result.kind === 'segment' ? result.outcome : ''));
     return {

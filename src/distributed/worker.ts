@@ -46,7 +46,13 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     name,
     // The child asks Redis whether a job's run is still wanted before it starts (run-job.ts).
     workerForkOptions: {
-      env: { ...process.env, NERVKIT_WORKER_NAME: name, NERVKIT_REDIS_URL: options.redis, NERVKIT_QUEUE: queue, ...(options.adapter ? { NERVKIT_ADAPTER: options.adapter } : {}) },
+      env: {
+        ...process.env,
+        NERVKIT_WORKER_NAME: name,
+        NERVKIT_REDIS_URL: options.redis,
+        NERVKIT_QUEUE: queue,
+        ...(options.adapter ? { NERVKIT_ADAPTER: options.adapter } : {}),
+      },
     },
   });
   const started = new Map<string, number>();

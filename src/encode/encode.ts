@@ -1,12 +1,33 @@
 import { BadArgumentError, NervError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
-import { describeModel, initialParameters, latentsPerFrame, LATENT_MAX, macsPerPixel, modelTensors, parameterCount, type ColourFormat, type ModelDescription, type TensorSpec } from '../nn/model.ts';
+import {
+  describeModel,
+  initialParameters,
+  latentsPerFrame,
+  LATENT_MAX,
+  macsPerPixel,
+  modelTensors,
+  parameterCount,
+  type ColourFormat,
+  type ModelDescription,
+  type TensorSpec,
+} from '../nn/model.ts';
 import { GroupGraph, SynthesisRenderer } from '../nn/graph_gpu.ts';
 import { DEFAULT_SCHEDULE, psnrOfMse, trainGroup, type StepReport } from '../train/trainer.ts';
 import { encodeTensor } from '../entropy/tensor.ts';
 import { latentCoder } from '../entropy/latents.ts';
 import { armTensorsOf, dequantizeTensors, quantizeTensor } from '../quant/networks.ts';
-import { encodeHeaderBody, fileFixedBytes, groupFileBytes, writeNerv, type NervColorRange, type NervColorSpace, type NervGroup, type NervHeader, type QuantizedTensor } from '../format/nerv.ts';
+import {
+  encodeHeaderBody,
+  fileFixedBytes,
+  groupFileBytes,
+  writeNerv,
+  type NervColorRange,
+  type NervColorSpace,
+  type NervGroup,
+  type NervHeader,
+  type QuantizedTensor,
+} from '../format/nerv.ts';
 import { colourLossCpu, roundSymbol } from '../cpu/latents.ts';
 import { synthesisToRgb, synthesisToYuv420 } from '../decode/output.ts';
 import { framePsnr, meanPsnr, meanYuvPsnr, psnrYuvPlanes, type YuvPsnr } from '../metrics/psnr.ts';
@@ -168,7 +189,13 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
   const laterSteps = options.laterSteps ?? preset.laterSteps;
   const seed = options.seed ?? ENCODE_DEFAULTS.seed;
   const firstGroup = options.firstGroup ?? 0;
-  for (const [name, value, min] of [['groupSize', groupSize, 1], ['keyInterval', keyInterval, 1], ['steps', keySteps, 1], ['laterSteps', laterSteps, 1], ['firstGroup', firstGroup, 0]] as const) {
+  for (const [name, value, min] of [
+    ['groupSize', groupSize, 1],
+    ['keyInterval', keyInterval, 1],
+    ['steps', keySteps, 1],
+    ['laterSteps', laterSteps, 1],
+    ['firstGroup', firstGroup, 0],
+  ] as const) {
     if (!Number.isInteger(value) || value < min) throw new BadArgumentError(`${name} must be an integer >= ${min}, got ${value}`);
   }
   const targets = [options.lambda, options.targetBytes, options.targetPsnr].filter((v) => v !== undefined).length;
@@ -200,7 +227,10 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
     if (!state) {
       const colour = options.colour ?? (group[0].yuv?.chroma === '420' ? 'yuv420' : 'rgb');
       const model = describeModel(group[0].width, group[0].height, groupSize, { profile: options.profile, colour });
-      const colorOptions = { colorSpace: options.colorSpace === 'bt709' ? 'bt709' as const : 'bt601' as const, colorRange: options.colorRange ?? 'limited' };
+      const colorOptions = {
+        colorSpace: options.colorSpace === 'bt709' ? ('bt709' as const) : ('bt601' as const),
+        colorRange: options.colorRange ?? 'limited',
+      };
       state = { model, specs: modelTensors(model), renderer: new SynthesisRenderer(ctx, model), graphs: new Map(), colorOptions };
       if (options.targetBytes !== undefined) fixedBytes = containerBytes(state, groupSize, keyInterval);
     }
@@ -208,7 +238,8 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
       if (frame.width !== state.model.width || frame.height !== state.model.height) {
         throw new NervError('BAD_INPUT', `frame ${frameCount} is ${frame.width}x${frame.height}, the video is ${state.model.width}x${state.model.height}`);
       }
-      if (state.model.colour === 'yuv420' && frame.yuv?.chroma !== '420') throw new NervError('BAD_INPUT', `frame ${frameCount} has no 4:2:0 planes, unlike the first frame`);
+      if (state.model.colour === 'yuv420' && frame.yuv?.chroma !== '420')
+        throw new NervError('BAD_INPUT', `frame ${frameCount} has no 4:2:0 planes, unlike the first frame`);
       frameCount++;
     }
     const key = k % keyInterval === 0;
@@ -217,16 +248,31 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
       const remaining = remainingFrames(options.expectedFrames!, framesBefore + frameCount - group.length, groupSize, keyInterval);
       const budget = options.targetBytes - fixedBytes - spent;
       const last = framesBefore + frameCount >= options.expectedFrames!;
-      target = { kind: 'bytes', bytes: Math.max(1, last ? budget : groupShare(budget, group.length, key, remaining, predictedWeight)), tolerance: last ? 0.03 : 0.05 };
+      target = {
+        kind: 'bytes',
+        bytes: Math.max(1, last ? budget : groupShare(budget, group.length, key, remaining, predictedWeight)),
+        tolerance: last ? 0.03 : 0.05,
+      };
     } else if (options.targetPsnr !== undefined) {
       target = { kind: 'psnr', psnr: options.targetPsnr, tolerance: 0.3 };
     }
     const coded = await encodeGroup(ctx, state, group, {
-      key, k: firstGroup + k, steps: key ? keySteps : laterSteps, lambda, seed: seed + firstGroup + k, keyInterval, target, onProgress: options.onProgress,
+      key,
+      k: firstGroup + k,
+      steps: key ? keySteps : laterSteps,
+      lambda,
+      seed: seed + firstGroup + k,
+      keyInterval,
+      target,
+      onProgress: options.onProgress,
       learningRates: { ...DEFAULT_SCHEDULE.lr, ...options.learningRates },
     });
-    if (coded.report.diverged) warnings.push(`group ${coded.report.group}: training kept diverging and stopped early; it was coded from the best state reached (${coded.report.psnr.toFixed(2)} dB)`);
-    else if (coded.report.recoveries > 0) warnings.push(`group ${coded.report.group}: training diverged ${coded.report.recoveries} time(s) and recovered at a lower learning rate`);
+    if (coded.report.diverged)
+      warnings.push(
+        `group ${coded.report.group}: training kept diverging and stopped early; it was coded from the best state reached (${coded.report.psnr.toFixed(2)} dB)`,
+      );
+    else if (coded.report.recoveries > 0)
+      warnings.push(`group ${coded.report.group}: training diverged ${coded.report.recoveries} time(s) and recovered at a lower learning rate`);
     groups.push(coded.group);
     reports.push(coded.report);
     yuvScores = yuvScores.concat(coded.yuv);
@@ -257,8 +303,13 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
   const allFrames = reports.flatMap((r) => r.framePsnr);
   const rgbFrames = reports.flatMap((r) => r.framePsnrRgb);
   const result: EncodeResult = {
-    bytes, model, groups: reports, frameCount, lambda: reports[0].lambda,
-    parameterCount: parameterCount(model), macsPerPixel: macsPerPixel(model),
+    bytes,
+    model,
+    groups: reports,
+    frameCount,
+    lambda: reports[0].lambda,
+    parameterCount: parameterCount(model),
+    macsPerPixel: macsPerPixel(model),
     psnr: meanPsnr(allFrames),
     psnrRgb: meanPsnr(rgbFrames),
     psnrYuv: yuvScores.length ? meanYuvPsnr(yuvScores) : undefined,
@@ -277,7 +328,11 @@ export async function encodeFrames(ctx: GpuContext, frames: Iterable<RgbFrame> |
 }
 
 /** How a whole video's file met its size or PSNR target, with a warning for each miss. */
-export function targetOutcome(options: Pick<EncodeOptions, 'targetBytes' | 'targetPsnr'>, fileBytes: number, reports: GroupReport[]): { targets: EncodeTargets; warnings: string[] } {
+export function targetOutcome(
+  options: Pick<EncodeOptions, 'targetBytes' | 'targetPsnr'>,
+  fileBytes: number,
+  reports: GroupReport[],
+): { targets: EncodeTargets; warnings: string[] } {
   const targets: EncodeTargets = {};
   const warnings: string[] = [];
   if (options.targetBytes !== undefined) {
@@ -288,7 +343,10 @@ export function targetOutcome(options: Pick<EncodeOptions, 'targetBytes' | 'targ
   if (options.targetPsnr !== undefined) {
     const missed = reports.filter((r) => r.psnr < options.targetPsnr!);
     targets.psnr = { asked: options.targetPsnr, missedGroups: missed.map((r) => r.group) };
-    if (missed.length) warnings.push(`group${missed.length > 1 ? 's' : ''} ${missed.map((r) => r.group).join(', ')} decode${missed.length > 1 ? '' : 's'} below the target of ${options.targetPsnr} dB (${missed.map((r) => r.psnr.toFixed(2)).join(', ')} dB)`);
+    if (missed.length)
+      warnings.push(
+        `group${missed.length > 1 ? 's' : ''} ${missed.map((r) => r.group).join(', ')} decode${missed.length > 1 ? '' : 's'} below the target of ${options.targetPsnr} dB (${missed.map((r) => r.psnr.toFixed(2)).join(', ')} dB)`,
+      );
   }
   return { targets, warnings };
 }
@@ -296,8 +354,17 @@ export function targetOutcome(options: Pick<EncodeOptions, 'targetBytes' | 'targ
 /** Bytes of the file besides its groups': preamble, header, index framing. */
 function containerBytes(state: CodingState, groupSize: number, keyInterval: number): number {
   const header = encodeHeaderBody({
-    width: state.model.width, height: state.model.height, frameCount: 1, fps: { num: 1, den: 1 }, colorSpace: 'bt601', colorRange: 'limited',
-    groupSize, keyInterval, lambda: 0, segment: { firstFrame: 0, videoFrames: 1 }, model: state.model,
+    width: state.model.width,
+    height: state.model.height,
+    frameCount: 1,
+    fps: { num: 1, den: 1 },
+    colorSpace: 'bt601',
+    colorRange: 'limited',
+    groupSize,
+    keyInterval,
+    lambda: 0,
+    segment: { firstFrame: 0, videoFrames: 1 },
+    model: state.model,
   }).length;
   return fileFixedBytes(header);
 }
@@ -386,11 +453,26 @@ async function encodeGroup(
   state.tensors = chosen.tensors;
   state.lastLatents = chosen.symbols[chosen.symbols.length - 1];
   const report: GroupReport = {
-    group: k, frames: frames.length, key, steps, lambda: chosen.point.lambda, passes: points.length - 1, search: points, diverged: chosen.trained.gaveUp, recoveries: chosen.trained.recoveries,
-    trainedPsnr: psnrOfMse(chosen.trained.distortion), estimatedLatentBits: chosen.trained.bits,
-    psnr: chosen.point.psnr, psnrRgb: meanPsnr(chosen.rgbPsnrs), framePsnr: chosen.framePsnrs, framePsnrRgb: chosen.rgbPsnrs,
-    latentBytes: chosen.latents.length, networkBytes: chosen.networkBytes, fileBytes: chosen.point.bytes,
-    seconds: (performance.now() - started) / 1000, reports: chosen.trained.reports,
+    group: k,
+    frames: frames.length,
+    key,
+    steps,
+    lambda: chosen.point.lambda,
+    passes: points.length - 1,
+    search: points,
+    diverged: chosen.trained.gaveUp,
+    recoveries: chosen.trained.recoveries,
+    trainedPsnr: psnrOfMse(chosen.trained.distortion),
+    estimatedLatentBits: chosen.trained.bits,
+    psnr: chosen.point.psnr,
+    psnrRgb: meanPsnr(chosen.rgbPsnrs),
+    framePsnr: chosen.framePsnrs,
+    framePsnrRgb: chosen.rgbPsnrs,
+    latentBytes: chosen.latents.length,
+    networkBytes: chosen.networkBytes,
+    fileBytes: chosen.point.bytes,
+    seconds: (performance.now() - started) / 1000,
+    reports: chosen.trained.reports,
   };
   settings.onProgress?.({ group: k, phase: 'done', step: settings.steps, steps: settings.steps, psnr: report.psnr, bpp: (chosen.point.bytes * 8) / pixels });
   return { group: { key, tensors: key ? chosen.tensors : undefined, latents: chosen.latents }, report, yuv: chosen.yuv };
@@ -404,7 +486,7 @@ function closer(target: GroupTarget, a: RatePoint, b: RatePoint): boolean {
   if (metA !== metB) return metA;
   if (target.kind === 'bytes') return Math.abs(Math.log(a.bytes / target.bytes)) < Math.abs(Math.log(b.bytes / target.bytes));
   // PSNR: reaching the target matters more than overshooting it.
-  if ((a.psnr >= target.psnr) !== (b.psnr >= target.psnr)) return a.psnr >= target.psnr;
+  if (a.psnr >= target.psnr !== b.psnr >= target.psnr) return a.psnr >= target.psnr;
   return Math.abs(a.psnr - target.psnr) < Math.abs(b.psnr - target.psnr);
 }
 
@@ -425,7 +507,15 @@ async function trainAndCode(
   // A rate-search pass continues from a trained state: it resumes where the annealing ended, at a
   // lower learning rate, rather than throwing that state back into high noise.
   const [t1, n1] = [DEFAULT_SCHEDULE.temperature[1], DEFAULT_SCHEDULE.noise[1]];
-  const continuation = pass.phase === 'search' ? { temperature: [1.5 * t1, t1] as [number, number], noise: [1.5 * n1, n1] as [number, number], warmup: 0, lr: { latents: lr.latents / 2, networks: lr.networks / 2 } } : {};
+  const continuation =
+    pass.phase === 'search'
+      ? {
+          temperature: [1.5 * t1, t1] as [number, number],
+          noise: [1.5 * n1, n1] as [number, number],
+          warmup: 0,
+          lr: { latents: lr.latents / 2, networks: lr.networks / 2 },
+        }
+      : {};
   const trained = await trainGroup(
     graph,
     {
@@ -447,7 +537,14 @@ async function trainAndCode(
   let networkBytes = 0;
   let tensorBytes: number[] | undefined;
   if (key) {
-    settings.onProgress?.({ group: k, phase: 'quantize', step: trained.steps, steps: pass.steps, psnr: psnrOfMse(trained.best.distortion), bpp: trained.best.bits / pass.pixels });
+    settings.onProgress?.({
+      group: k,
+      phase: 'quantize',
+      step: trained.steps,
+      steps: pass.steps,
+      psnr: psnrOfMse(trained.best.distortion),
+      bpp: trained.best.bits / pass.pixels,
+    });
     // Networks serve the whole key interval: their bits are spread over its pixels.
     const servedPixels = settings.keyInterval * pass.pixels;
     tensors = await chooseNetworkSteps(state, await graph.getParameters(), symbols, targets, context, pass.lambda, servedPixels);
@@ -480,8 +577,21 @@ async function trainAndCode(
   return {
     // What the group adds to the file, framing included: what a size target has to count.
     point: { lambda: pass.lambda, bytes: groupFileBytes(tensorBytes, latents.length), psnr: meanPsnr(framePsnrs) },
-    symbols, tensors, latents, networkBytes, framePsnrs, rgbPsnrs, yuv,
-    trained: { steps: trained.steps, distortion: trained.best.distortion, bits: trained.best.bits, reports: trained.reports, gaveUp: trained.gaveUp, recoveries: trained.recoveries },
+    symbols,
+    tensors,
+    latents,
+    networkBytes,
+    framePsnrs,
+    rgbPsnrs,
+    yuv,
+    trained: {
+      steps: trained.steps,
+      distortion: trained.best.distortion,
+      bits: trained.best.bits,
+      reports: trained.reports,
+      gaveUp: trained.gaveUp,
+      recoveries: trained.recoveries,
+    },
   };
 }
 
@@ -517,7 +627,12 @@ async function chooseNetworkSteps(
     let sum = 0;
     for (const j of sample) {
       const out = await renderer.renderToCpu(Float32Array.from(symbols[j]));
-      sum += colourLossCpu(model.colour, { n: 1, width: model.width, height: model.height }, out, targets.subarray(j * targetFloats, (j + 1) * targetFloats)).loss;
+      sum += colourLossCpu(
+        model.colour,
+        { n: 1, width: model.width, height: model.height },
+        out,
+        targets.subarray(j * targetFloats, (j + 1) * targetFloats),
+      ).loss;
     }
     return sum / sample.length;
   };

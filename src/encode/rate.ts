@@ -6,10 +6,7 @@
  */
 
 /** Where one group should land. */
-export type GroupTarget =
-  | { kind: 'lambda' }
-  | { kind: 'bytes'; bytes: number; tolerance: number }
-  | { kind: 'psnr'; psnr: number; tolerance: number };
+export type GroupTarget = { kind: 'lambda' } | { kind: 'bytes'; bytes: number; tolerance: number } | { kind: 'psnr'; psnr: number; tolerance: number };
 
 export interface RatePoint {
   lambda: number;
@@ -55,7 +52,13 @@ export function nextLambda(target: GroupTarget, points: RatePoint[]): number {
  * frame to predict from). `predictedWeight` is the measured cost of a predicted frame relative to a
  * key frame once known.
  */
-export function groupShare(remainingBytes: number, frames: number, key: boolean, remaining: { keyFrames: number; predictedFrames: number }, predictedWeight: number): number {
+export function groupShare(
+  remainingBytes: number,
+  frames: number,
+  key: boolean,
+  remaining: { keyFrames: number; predictedFrames: number },
+  predictedWeight: number,
+): number {
   const weight = (isKey: boolean) => (isKey ? 1 : predictedWeight);
   const total = remaining.keyFrames * weight(true) + remaining.predictedFrames * weight(false);
   return total > 0 ? (remainingBytes * frames * weight(key)) / total : remainingBytes;

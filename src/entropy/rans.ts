@@ -10,8 +10,7 @@ import { NervFormatError } from '../errors.ts';
 const LOWER = 1 << 23;
 const STATE_LIMIT = 2 ** 31;
 
-const entropyError = (message: string, offset: number): NervFormatError =>
-  new NervFormatError('entropy', `${message} (payload byte ${offset})`, { offset });
+const entropyError = (message: string, offset: number): NervFormatError => new NervFormatError('entropy', `${message} (payload byte ${offset})`, { offset });
 
 export class RansWriter {
   private starts = new Int32Array(1024);
@@ -80,7 +79,11 @@ export class RansReader {
   private x: number;
   private pos: number;
 
-  constructor(private readonly bytes: Uint8Array, start = 0, private readonly end = bytes.length) {
+  constructor(
+    private readonly bytes: Uint8Array,
+    start = 0,
+    private readonly end = bytes.length,
+  ) {
     if (end - start < 4) throw entropyError('rANS stream shorter than its 4-byte state', start);
     this.x = (bytes[start] | (bytes[start + 1] << 8) | (bytes[start + 2] << 16) | (bytes[start + 3] << 24)) >>> 0;
     if (this.x < LOWER || this.x >= STATE_LIMIT) throw entropyError(`invalid initial rANS state ${this.x}`, start);

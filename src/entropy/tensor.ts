@@ -366,15 +366,7 @@ function ransEncode(symbols: Int32Array, split: number, freq: Int32Array, magnit
 }
 
 /** Decodes `count` symbols from bytes[pos, end); every byte must be used and the final state must be LOWER. */
-function ransDecode(
-  bytes: Uint8Array,
-  pos: number,
-  end: number,
-  count: number,
-  split: number,
-  freq: Int32Array,
-  magnitudeMode: boolean,
-): Int32Array {
+function ransDecode(bytes: Uint8Array, pos: number, end: number, count: number, split: number, freq: Int32Array, magnitudeMode: boolean): Int32Array {
   const { base, bits } = tokenLayout(split, magnitudeMode ? MAGNITUDE_BITS : ZIGZAG_BITS);
   const cumulative = new Int32Array(freq.length + 1);
   for (let t = 0; t < freq.length; t++) cumulative[t + 1] = cumulative[t] + freq[t];

@@ -74,7 +74,13 @@ export async function commitTempFile(temp: string, path: string, overwrite: bool
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw existsError(path, error);
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
-    if (await open(path, 'r').then((h) => h.close().then(() => true), () => false)) throw existsError(path);
+    if (
+      await open(path, 'r').then(
+        (h) => h.close().then(() => true),
+        () => false,
+      )
+    )
+      throw existsError(path);
     return rename(temp, path);
   }
   await unlink(temp);

@@ -154,7 +154,7 @@ function encodeHeaderBody(header: NervHeader): Uint8Array {
   checkInteger('groupSize', header.groupSize, 1, L.maxGroupSize);
   checkInteger('keyInterval', header.keyInterval, 1, L.maxKeyInterval);
   if (header.model.width !== header.width || header.model.height !== header.height || header.model.groupSize !== header.groupSize) {
-    throw new BadArgumentError('the model\'s frame and group size differ from the header\'s');
+    throw new BadArgumentError("the model's frame and group size differ from the header's");
   }
   const out = new ByteWriter();
   out.u32(header.width);
@@ -205,7 +205,8 @@ export function encodeGroupChunk(
     out.u8(0);
   } else {
     out.u8(CHUNK_NETWORKS);
-    if (group.tensors.length !== tensorInfo.length) throw new BadArgumentError(`group ${k} has ${group.tensors.length} tensors, header lists ${tensorInfo.length}`);
+    if (group.tensors.length !== tensorInfo.length)
+      throw new BadArgumentError(`group ${k} has ${group.tensors.length} tensors, header lists ${tensorInfo.length}`);
   }
   const stored: QuantizedTensor[] = [];
   group.tensors?.forEach(({ symbols, step }, i) => {
@@ -283,9 +284,13 @@ export function writeNerv(header: NervHeader, groups: NervGroup[]): Uint8Array {
   if (groups.length !== groupCount) {
     throw new BadArgumentError(`${header.frameCount} frames in groups of ${header.groupSize} make ${groupCount} groups, got ${groups.length}`);
   }
-  checkKeySpacing(groups.map((g) => g.key), header.keyInterval, (message) => {
-    throw new BadArgumentError(message);
-  });
+  checkKeySpacing(
+    groups.map((g) => g.key),
+    header.keyInterval,
+    (message) => {
+      throw new BadArgumentError(message);
+    },
+  );
   const chunks: Uint8Array[] = [];
   let previous: QuantizedTensor[] | undefined;
   groups.forEach((group, k) => {
@@ -296,7 +301,11 @@ export function writeNerv(header: NervHeader, groups: NervGroup[]): Uint8Array {
     chunks.push(withCrc);
     previous = coded.tensors;
   });
-  return assembleNerv(body, chunks, groups.map((g) => g.key));
+  return assembleNerv(
+    body,
+    chunks,
+    groups.map((g) => g.key),
+  );
 }
 
 /** Preamble, header, index and chunks (each already ending in its CRC-32) into one file. */
@@ -339,7 +348,8 @@ function parseHeaderBody(bytes: Uint8Array, start: number, end: number): NervHea
   const L = NERV_LIMITS;
   const r = new ByteReader(bytes, start, end, 'header');
   const bounded = (what: string, value: number, min: number, max: number, at: number) => {
-    if (value < min || value > max) throw new NervFormatError(value > max ? 'limits' : 'header', `${what} ${value} outside ${min}..${max} (byte offset ${at})`, { offset: at });
+    if (value < min || value > max)
+      throw new NervFormatError(value > max ? 'limits' : 'header', `${what} ${value} outside ${min}..${max} (byte offset ${at})`, { offset: at });
     return value;
   };
   const width = bounded('width', r.u32('width'), 1, L.maxDimension, r.pos - 4);
@@ -357,7 +367,8 @@ function parseHeaderBody(bytes: Uint8Array, start: number, end: number): NervHea
   if (!(lambda >= 0) || !Number.isFinite(lambda)) r.fail(`lambda ${lambda} is not a finite number >= 0`, r.pos - 4);
   const firstFrame = r.u32('segment first frame');
   const videoFrames = bounded('video frame count', r.u32('video frame count'), frameCount, L.maxFrames, r.pos - 4);
-  if (firstFrame > videoFrames - frameCount) r.fail(`segment starts at frame ${firstFrame}: its ${frameCount} frames run past the video's ${videoFrames}`, r.pos - 8);
+  if (firstFrame > videoFrames - frameCount)
+    r.fail(`segment starts at frame ${firstFrame}: its ${frameCount} frames run past the video's ${videoFrames}`, r.pos - 8);
   const model = decodeModel(r, { width, height, groupSize });
   if (r.pos !== end) r.fail(`${end - r.pos} unexpected bytes at the end of the header`);
   return {
@@ -375,8 +386,7 @@ function parseHeaderBody(bytes: Uint8Array, start: number, end: number): NervHea
   };
 }
 
-const readU32 = (bytes: Uint8Array, at: number): number =>
-  (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+const readU32 = (bytes: Uint8Array, at: number): number => (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
 
 /**
  * Parses the header and group index from the first bytes of a file. Returns `{ needBytes }` (the
@@ -396,16 +406,19 @@ export function readNervPrefix(bytes: Uint8Array): NervPrefix | { needBytes: num
   if (flags !== 0) throw new NervFormatError('version', `unknown file flags 0x${flags.toString(16)}`, { offset: 10 });
   const headerLength = readU32(bytes, 12);
   if (headerLength > MAX_HEADER_BYTES) throw new NervFormatError('limits', `header length ${headerLength} exceeds ${MAX_HEADER_BYTES}`, { offset: 12 });
-  if (headerLength < FIXED_HEADER_BYTES) throw new NervFormatError('header', `header length ${headerLength} is below the minimum ${FIXED_HEADER_BYTES}`, { offset: 12 });
+  if (headerLength < FIXED_HEADER_BYTES)
+    throw new NervFormatError('header', `header length ${headerLength} is below the minimum ${FIXED_HEADER_BYTES}`, { offset: 12 });
   const headerEnd = PREAMBLE_BYTES + headerLength;
   if (bytes.length < headerEnd + CRC_BYTES) return { needBytes: headerEnd + CRC_BYTES };
-  if (crc32(bytes, 0, headerEnd) !== readU32(bytes, headerEnd)) throw new NervFormatError('header-crc', 'header CRC-32 mismatch (corrupt header)', { offset: headerEnd });
+  if (crc32(bytes, 0, headerEnd) !== readU32(bytes, headerEnd))
+    throw new NervFormatError('header-crc', 'header CRC-32 mismatch (corrupt header)', { offset: headerEnd });
   const header = parseHeaderBody(bytes, PREAMBLE_BYTES, headerEnd);
   const groupCount = groupCountOf(header);
   const indexStart = headerEnd + CRC_BYTES;
   const indexEnd = indexStart + 4 + groupCount * INDEX_ENTRY_BYTES;
   if (bytes.length < indexEnd + CRC_BYTES) return { needBytes: indexEnd + CRC_BYTES };
-  if (crc32(bytes, indexStart, indexEnd) !== readU32(bytes, indexEnd)) throw new NervFormatError('index-crc', 'group index CRC-32 mismatch (corrupt index)', { offset: indexEnd });
+  if (crc32(bytes, indexStart, indexEnd) !== readU32(bytes, indexEnd))
+    throw new NervFormatError('index-crc', 'group index CRC-32 mismatch (corrupt index)', { offset: indexEnd });
   const storedCount = readU32(bytes, indexStart);
   if (storedCount !== groupCount) throw new NervFormatError('index', `index lists ${storedCount} groups, header implies ${groupCount}`, { offset: indexStart });
   const dataStart = indexEnd + CRC_BYTES;
@@ -416,16 +429,21 @@ export function readNervPrefix(bytes: Uint8Array): NervPrefix | { needBytes: num
     const offset = readU32(bytes, at);
     const size = readU32(bytes, at + 4);
     const entryFlags = bytes[at + 8];
-    if (offset !== expectedOffset) throw new NervFormatError('index', `group ${k} starts at ${offset}, expected ${expectedOffset} (chunks must be contiguous)`, { offset: at });
+    if (offset !== expectedOffset)
+      throw new NervFormatError('index', `group ${k} starts at ${offset}, expected ${expectedOffset} (chunks must be contiguous)`, { offset: at });
     if (size < CRC_BYTES) throw new NervFormatError('index', `group ${k} chunk size ${size} is below ${CRC_BYTES}`, { offset: at + 4 });
     if (entryFlags > 1) throw new NervFormatError('index', `group ${k} has unknown flags 0x${entryFlags.toString(16)}`, { offset: at + 8 });
     expectedOffset += size;
     if (dataStart + expectedOffset > MAX_FILE_BYTES) throw new NervFormatError('limits', `chunks extend past ${MAX_FILE_BYTES} bytes`, { offset: at + 4 });
     index.push({ offset, size, key: entryFlags === 1 });
   }
-  checkKeySpacing(index.map((e) => e.key), header.keyInterval, (message) => {
-    throw new NervFormatError('index', message, { offset: indexStart + 4 });
-  });
+  checkKeySpacing(
+    index.map((e) => e.key),
+    header.keyInterval,
+    (message) => {
+      throw new NervFormatError('index', message, { offset: indexStart + 4 });
+    },
+  );
   return { version, header, tensors: headerTensors(header), index, dataStart, fileSize: dataStart + expectedOffset };
 }
 
@@ -457,7 +475,10 @@ function parseChunk(chunk: Uint8Array, prefix: NervPrefix, k: number): ParsedChu
   }
   const bodyEnd = chunk.length - CRC_BYTES;
   if (crc32(chunk, 0, bodyEnd) !== readU32(chunk, bodyEnd)) {
-    throw new NervFormatError('chunk-crc', `group ${k}: chunk CRC-32 mismatch (corrupt chunk at byte offset ${base}, ${entry.size} bytes)`, { group: k, offset: base });
+    throw new NervFormatError('chunk-crc', `group ${k}: chunk CRC-32 mismatch (corrupt chunk at byte offset ${base}, ${entry.size} bytes)`, {
+      group: k,
+      offset: base,
+    });
   }
   const r = new ByteReader(chunk, 0, bodyEnd, 'chunk', base, k);
   const chunkFlags = r.u8(`group ${k} chunk flags`);
@@ -477,7 +498,8 @@ function parseChunk(chunk: Uint8Array, prefix: NervPrefix, k: number): ParsedChu
       let step: number | undefined;
       if (!(flags & FLAG_SAME_STEP)) {
         const shift = (r.u8(`group ${k} tensor ${info.name} step`) << 24) >> 24;
-        if (shift < MIN_STEP_SHIFT || shift > MAX_STEP_SHIFT) r.fail(`group ${k} tensor ${info.name}: step 2^-${shift} outside 2^-${MAX_STEP_SHIFT}..2^${-MIN_STEP_SHIFT}`, r.pos - 1);
+        if (shift < MIN_STEP_SHIFT || shift > MAX_STEP_SHIFT)
+          r.fail(`group ${k} tensor ${info.name}: step 2^-${shift} outside 2^-${MAX_STEP_SHIFT}..2^${-MIN_STEP_SHIFT}`, r.pos - 1);
         step = 2 ** -shift;
       }
       const payloadLength = r.varint(`group ${k} tensor ${info.name} coded length`);
@@ -510,7 +532,11 @@ function decodeChunk(chunk: Uint8Array, prefix: NervPrefix, k: number, previous:
     } catch (error) {
       if (!(error instanceof NervFormatError)) throw error;
       const offset = base + record.payloadStart + (error.offset ?? 0);
-      throw new NervFormatError('entropy', `group ${k} tensor ${info.name}: ${error.message} (chunk at byte offset ${base})`, { group: k, offset, cause: error });
+      throw new NervFormatError('entropy', `group ${k} tensor ${info.name}: ${error.message} (chunk at byte offset ${base})`, {
+        group: k,
+        offset,
+        cause: error,
+      });
     }
     if (record.step !== undefined) return { symbols, step: record.step };
     const prev = previous![i];
@@ -518,7 +544,10 @@ function decodeChunk(chunk: Uint8Array, prefix: NervPrefix, k: number, previous:
       for (let j = 0; j < symbols.length; j++) {
         const value = symbols[j] + prev.symbols[j];
         if (value > MAX_SYMBOL || value < -MAX_SYMBOL) {
-          throw new NervFormatError('chunk', `group ${k} tensor ${info.name}: residual leaves the symbol range`, { group: k, offset: base + record.payloadStart });
+          throw new NervFormatError('chunk', `group ${k} tensor ${info.name}: residual leaves the symbol range`, {
+            group: k,
+            offset: base + record.payloadStart,
+          });
         }
         symbols[j] = value;
       }
@@ -595,19 +624,28 @@ export class NervReader extends NervGroupDecoder {
   constructor(bytes: Uint8Array, cacheSize = 4) {
     const prefix = readNervPrefix(bytes);
     if ('needBytes' in prefix) {
-      throw new NervFormatError('truncated', `file is truncated: ${bytes.length} bytes, the header and index alone need ${prefix.needBytes}`, { offset: bytes.length });
+      throw new NervFormatError('truncated', `file is truncated: ${bytes.length} bytes, the header and index alone need ${prefix.needBytes}`, {
+        offset: bytes.length,
+      });
     }
     if (bytes.length < prefix.fileSize) {
       const k = prefix.index.findIndex((e) => prefix.dataStart + e.offset + e.size > bytes.length);
-      throw new NervFormatError('truncated', `file is truncated: ${bytes.length} bytes of ${prefix.fileSize} (group ${k} incomplete)`, { offset: bytes.length, group: k });
+      throw new NervFormatError('truncated', `file is truncated: ${bytes.length} bytes of ${prefix.fileSize} (group ${k} incomplete)`, {
+        offset: bytes.length,
+        group: k,
+      });
     }
     if (bytes.length > prefix.fileSize) {
       throw new NervFormatError('trailing', `${bytes.length - prefix.fileSize} unexpected bytes after the last chunk`, { offset: prefix.fileSize });
     }
-    super(prefix, (k) => {
-      const start = prefix.dataStart + prefix.index[k].offset;
-      return bytes.subarray(start, start + prefix.index[k].size);
-    }, cacheSize);
+    super(
+      prefix,
+      (k) => {
+        const start = prefix.dataStart + prefix.index[k].offset;
+        return bytes.subarray(start, start + prefix.index[k].size);
+      },
+      cacheSize,
+    );
     this.dataStart = prefix.dataStart;
     this.fileSize = prefix.fileSize;
     this.bytes = bytes;
@@ -668,7 +706,15 @@ export function describeNerv(bytes: Uint8Array): NervDescription {
   const { index, dataStart } = reader;
   const prefix = reader.prefix;
   const headerBytes = readU32(bytes, 12) + PREAMBLE_BYTES + CRC_BYTES;
-  const tensors: NervTensorBytes[] = reader.tensors.map(({ name, size }) => ({ name, size, codedBytes: 0, fieldBytes: 0, codedGroups: 0, residualGroups: 0, models: {} }));
+  const tensors: NervTensorBytes[] = reader.tensors.map(({ name, size }) => ({
+    name,
+    size,
+    codedBytes: 0,
+    fieldBytes: 0,
+    codedGroups: 0,
+    residualGroups: 0,
+    models: {},
+  }));
   let framing = 0;
   let networkGroups = 0;
   const latentsPerGroup: number[] = [];

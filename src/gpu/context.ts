@@ -12,8 +12,7 @@ export interface GpuProgram {
   prepare?(encoder: GPUCommandEncoder): void;
 }
 
-const BUFFER_USAGE = () =>
-  GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+const BUFFER_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 /** What a pipeline is made of (GpuContext.pipeline's arguments). */
 interface PipelineRequest {

@@ -43,7 +43,9 @@ export function findIcdManifests(dirs: string[]): IcdManifest[] {
   for (const dir of dirs) {
     let names: string[];
     try {
-      names = readdirSync(dir).filter((name) => name.endsWith('.json')).sort();
+      names = readdirSync(dir)
+        .filter((name) => name.endsWith('.json'))
+        .sort();
     } catch {
       continue;
     }
@@ -89,7 +91,10 @@ export function chooseDrivers(found: IcdManifest[], swiftshader: string | undefi
  */
 export function configureVulkanDrivers(env: NodeJS.ProcessEnv = process.env): DriverChoice {
   if (process.platform !== 'linux' || env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES) return { hidden: [] };
-  const choice = chooseDrivers(findIcdManifests(icdSearchDirs(env)), SWIFTSHADER_ICDS.find((path) => existsSync(path)));
+  const choice = chooseDrivers(
+    findIcdManifests(icdSearchDirs(env)),
+    SWIFTSHADER_ICDS.find((path) => existsSync(path)),
+  );
   if (choice.files) {
     // Loaders before 1.3.207 read VK_ICD_FILENAMES; later ones prefer VK_DRIVER_FILES.
     env.VK_ICD_FILENAMES = choice.files.join(':');

@@ -46,8 +46,10 @@ export function bdRate(anchor: readonly RdPoint[], test: readonly RdPoint[]): Bd
   checkCurve(anchor, 'anchor');
   checkCurve(test, 'test');
   const result = meanDifference(
-    anchor.map((p) => p.psnr), anchor.map((p) => Math.log(p.rate)),
-    test.map((p) => p.psnr), test.map((p) => Math.log(p.rate)),
+    anchor.map((p) => p.psnr),
+    anchor.map((p) => Math.log(p.rate)),
+    test.map((p) => p.psnr),
+    test.map((p) => Math.log(p.rate)),
     'PSNR',
   );
   if (Number.isNaN(result.value)) return result;
@@ -62,8 +64,10 @@ export function bdPsnr(anchor: readonly RdPoint[], test: readonly RdPoint[]): Bd
   checkCurve(anchor, 'anchor');
   checkCurve(test, 'test');
   return meanDifference(
-    anchor.map((p) => Math.log(p.rate)), anchor.map((p) => p.psnr),
-    test.map((p) => Math.log(p.rate)), test.map((p) => p.psnr),
+    anchor.map((p) => Math.log(p.rate)),
+    anchor.map((p) => p.psnr),
+    test.map((p) => Math.log(p.rate)),
+    test.map((p) => p.psnr),
     'log rate',
   );
 }
@@ -80,7 +84,10 @@ function checkCurve(points: readonly RdPoint[], what: string): void {
  * y over x.
  */
 function meanDifference(xa: number[], ya: number[], xt: number[], yt: number[], axis: string): BdResult {
-  for (const [x, what] of [[xa, 'anchor'], [xt, 'test']] as const) {
+  for (const [x, what] of [
+    [xa, 'anchor'],
+    [xt, 'test'],
+  ] as const) {
     if (x.length < BD_MIN_POINTS) return { value: NaN, reason: `the ${what} curve has ${x.length} point(s); a cubic fit needs ${BD_MIN_POINTS}` };
     const distinct = new Set(x).size;
     if (distinct < BD_MIN_POINTS) {

@@ -128,8 +128,17 @@ export function psnrOfMeanMse(mses: readonly number[], peak = 255): number {
 
 /** Per-component mean of YuvPsnr values (each capped like meanPsnr). */
 export function meanYuvPsnr(values: readonly YuvPsnr[], cap = 100): YuvPsnr {
-  const y = meanPsnr(values.map((v) => v.y), cap);
-  const u = meanPsnr(values.map((v) => v.u), cap);
-  const v = meanPsnr(values.map((x) => x.v), cap);
+  const y = meanPsnr(
+    values.map((v) => v.y),
+    cap,
+  );
+  const u = meanPsnr(
+    values.map((v) => v.u),
+    cap,
+  );
+  const v = meanPsnr(
+    values.map((x) => x.v),
+    cap,
+  );
   return { y, u, v, weighted: (6 * y + u + v) / 8 };
 }

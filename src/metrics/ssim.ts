@@ -190,7 +190,10 @@ export function ssimFfmpegPlane(a: Uint8Array, b: Uint8Array, width: number, hei
   const sums = new Int32Array(bw * bh * 4);
   for (let by = 0; by < bh; by++) {
     for (let bx = 0; bx < bw; bx++) {
-      let s1 = 0, s2 = 0, ss = 0, s12 = 0;
+      let s1 = 0,
+        s2 = 0,
+        ss = 0,
+        s12 = 0;
       for (let y = 4 * by; y < 4 * by + 4; y++) {
         for (let x = 4 * bx; x < 4 * bx + 4; x++) {
           const va = a[y * width + x];
@@ -213,8 +216,16 @@ export function ssimFfmpegPlane(a: Uint8Array, b: Uint8Array, width: number, hei
   let total = 0;
   for (let by = 1; by < bh; by++) {
     for (let bx = 0; bx < bw - 1; bx++) {
-      let s1 = 0, s2 = 0, ss = 0, s12 = 0;
-      for (const [dx, dy] of [[0, -1], [1, -1], [0, 0], [1, 0]]) {
+      let s1 = 0,
+        s2 = 0,
+        ss = 0,
+        s12 = 0;
+      for (const [dx, dy] of [
+        [0, -1],
+        [1, -1],
+        [0, 0],
+        [1, 0],
+      ]) {
         const o = 4 * ((by + dy) * bw + bx + dx);
         s1 += sums[o];
         s2 += sums[o + 1];

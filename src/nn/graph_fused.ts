@@ -11,15 +11,27 @@ import { latentQuantize, reduceSum } from '../gpu/kernels/latents.ts';
 import { latentStep, rowSumLayout } from '../gpu/kernels/latent_step.ts';
 import { packedRange, type GradientSource } from '../gpu/kernels/packed.ts';
 import {
-  convBackwardChunks, convLossTotal, convTiles, fusedSynthesisPlan, headBackwardPlan, synthesisConv, synthesisConvBackward, synthesisHead,
-  synthesisHeadBackward, type FusedSynthesisPlan,
+  convBackwardChunks,
+  convLossTotal,
+  convTiles,
+  fusedSynthesisPlan,
+  headBackwardPlan,
+  synthesisConv,
+  synthesisConvBackward,
+  synthesisHead,
+  synthesisHeadBackward,
+  type FusedSynthesisPlan,
 } from '../gpu/kernels/synthesis_fused.ts';
 import type { ContextSpec, LatentGeometry } from '../cpu/latents.ts';
 import type { ModelDescription } from './model.ts';
 import { packedLayout, type ModelPlan, type PackedParameters, type SynthesisLayerPlan } from './layers.ts';
 
 /** Whether the fused kernels cover a model, and if not, why (GroupGraph then uses the generic ones). */
-export function fusedCoverage(model: ModelDescription, plan: ModelPlan, maxUniformBytes = 65536): { covered: true; synthesis: FusedSynthesisPlan } | { covered: false; reason: string } {
+export function fusedCoverage(
+  model: ModelDescription,
+  plan: ModelPlan,
+  maxUniformBytes = 65536,
+): { covered: true; synthesis: FusedSynthesisPlan } | { covered: false; reason: string } {
   const synthesis = fusedSynthesisPlan(plan);
   if (typeof synthesis === 'string') return { covered: false, reason: synthesis };
   const armParameters = plan.tensors.filter((t) => t.role === 'arm').reduce((s, t) => s + t.size, 0);
@@ -57,7 +69,6 @@ export interface GroupBuffers {
   tensorHyper: GPUBuffer[];
 }
 
-
 const STAT_DISTORTION = 0;
 const STAT_BITS = 1;
 
@@ -80,8 +91,13 @@ export class FusedGroup {
   private readonly partial: GPUBuffer;
 
   constructor(
-    private readonly ctx: GpuContext, private readonly model: ModelDescription, private readonly plan: ModelPlan,
-    private readonly geom: LatentGeometry, private readonly spec: ContextSpec, private readonly synth: FusedSynthesisPlan, private readonly maxFrames: number,
+    private readonly ctx: GpuContext,
+    private readonly model: ModelDescription,
+    private readonly plan: ModelPlan,
+    private readonly geom: LatentGeometry,
+    private readonly spec: ContextSpec,
+    private readonly synth: FusedSynthesisPlan,
+    private readonly maxFrames: number,
   ) {
     this.layout = packedLayout(plan.tensors);
     this.params = ctx.buffer(this.layout.floats, 'packed parameters');
@@ -112,7 +128,9 @@ export class FusedGroup {
    */
   private sources(frames: number): GradientSource[] {
     const producers = (f: number) => [
-      ...this.synth.convs.map((layer) => ({ ...packedRange(this.layout, [layer.weight, layer.bias]), chunks: convBackwardChunks(f, this.model.height) })).reverse(),
+      ...this.synth.convs
+        .map((layer) => ({ ...packedRange(this.layout, [layer.weight, layer.bias]), chunks: convBackwardChunks(f, this.model.height) }))
+        .reverse(),
       headBackwardPlan(this.layout, this.synth, f, this.model.height),
       this.armPlan(f),
     ];
@@ -133,45 +151,134 @@ export class FusedGroup {
     const programs: StepProgram[] = [];
     const add = (stage: StepProgram['stage'], kernel: string, program: StepProgram['program']) => programs.push({ stage, kernel, program });
     const training = kind !== 'evaluate';
-    add('quantize', 'latent_quantize', latentQuantize(ctx, geom, frames, { y: slot.y, settings: shared.quantize, slot: slot.uniform, yhat: shared.yhat, slope: shared.slope }, slot.first));
+    add(
+      'quantize',
+      'latent_quantize',
+      latentQuantize(ctx, geom, frames, { y: slot.y, settings: shared.quantize, slot: slot.uniform, yhat: shared.yhat, slope: shared.slope }, slot.first),
+    );
     const index = (layer: SynthesisLayerPlan) => this.plan.synthesis.indexOf(layer);
-    add('synthesis forward', `synthesis_head (upsampling + ${synth.head.length} dense)`, synthesisHead(ctx, layout, geom, synth, frames, slot.first, {
-      latents: shared.yhat, params: this.params, slot: slot.uniform, head: this.acts[0], ...(training ? { features: this.features } : {}),
-    }));
+    add(
+      'synthesis forward',
+      `synthesis_head (upsampling + ${synth.head.length} dense)`,
+      synthesisHead(ctx, layout, geom, synth, frames, slot.first, {
+        latents: shared.yhat,
+        params: this.params,
+        slot: slot.uniform,
+        head: this.acts[0],
+        ...(training ? { features: this.features } : {}),
+      }),
+    );
     synth.convs.slice(0, -1).forEach((layer, k) => {
-      add('synthesis forward', `syn${index(layer)} synthesis_conv ${layer.inC}->${layer.outC}`, synthesisConv(ctx, layout, layer, shape, { input: this.acts[k], params: this.params }, { kind: 'store', out: this.acts[k + 1] }));
+      add(
+        'synthesis forward',
+        `syn${index(layer)} synthesis_conv ${layer.inC}->${layer.outC}`,
+        synthesisConv(ctx, layout, layer, shape, { input: this.acts[k], params: this.params }, { kind: 'store', out: this.acts[k + 1] }),
+      );
     });
     const last = synth.convs.at(-1)!;
     const lastInput = this.acts.at(-1)!;
-    add('synthesis forward', `syn${index(last)} synthesis_conv ${last.inC}->${last.outC} + colour loss`, synthesisConv(ctx, layout, last, shape, { input: lastInput, params: this.params }, {
-      kind: 'loss', colour: model.colour, targets: slot.target, grad: this.dOut, partial: this.lossPartial,
-    }));
+    add(
+      'synthesis forward',
+      `syn${index(last)} synthesis_conv ${last.inC}->${last.outC} + colour loss`,
+      synthesisConv(
+        ctx,
+        layout,
+        last,
+        shape,
+        { input: lastInput, params: this.params },
+        {
+          kind: 'loss',
+          colour: model.colour,
+          targets: slot.target,
+          grad: this.dOut,
+          partial: this.lossPartial,
+        },
+      ),
+    );
     add('loss', 'reduce_sum (loss)', convLossTotal(ctx, shape, this.lossPartial, slot.stats, STAT_DISTORTION));
     const arm = this.armPlan(frames);
     const sources = this.sources(frames);
     const armSource = sources.at(-1)!;
     const armBuffers = { yhat: shared.yhat, params: this.params, levels: shared.levels, slot: slot.uniform, rate: slot.rate, bits: this.bits };
-    add('context model', 'arm_step', training
-      ? armStep(ctx, this.plan, layout, geom, spec, arm, slot.first, { ...armBuffers, dctx: this.dctx, partial: this.partial }, armSource.partialBase)
-      : armStep(ctx, this.plan, layout, geom, spec, arm, slot.first, armBuffers));
+    add(
+      'context model',
+      'arm_step',
+      training
+        ? armStep(ctx, this.plan, layout, geom, spec, arm, slot.first, { ...armBuffers, dctx: this.dctx, partial: this.partial }, armSource.partialBase)
+        : armStep(ctx, this.plan, layout, geom, spec, arm, slot.first, armBuffers),
+    );
     add('context model', 'reduce_sum (bits)', reduceSum(ctx, this.bits, arm.chunks, slot.stats, STAT_BITS, 1));
     if (!training) return programs;
-    synth.convs.map((layer, k) => ({ layer, k })).reverse().forEach(({ layer, k }, r) => {
-      const producer = k === 0 ? synth.head.at(-1)! : synth.convs[k - 1];
-      add('synthesis backward', `syn${index(layer)} synthesis_conv_backward ${layer.inC}->${layer.outC}`, synthesisConvBackward(ctx, layout, layer, shape, producer.act, {
-        dy: k === synth.convs.length - 1 ? this.dOut : this.dxs[k + 1], input: this.acts[k], params: this.params, dx: this.dxs[k], partial: this.partial,
-      }, sources[r].partialBase));
-    });
-    add('synthesis backward', 'synthesis_head_backward', synthesisHeadBackward(ctx, layout, geom, synth, frames, {
-      dHead: this.dxs[0], features: this.features, params: this.params, dRows: this.dRows, partial: this.partial,
-    }, sources[synth.convs.length].partialBase));
-    add('adam (networks)', 'adam_packed', adamPacked(ctx, layout, sources, {
-      partial: this.partial, hyper: this.hyper, param: this.params, m: this.m, v: this.v, tensorHyper: shared.tensorHyper,
-    }));
+    synth.convs
+      .map((layer, k) => ({ layer, k }))
+      .reverse()
+      .forEach(({ layer, k }, r) => {
+        const producer = k === 0 ? synth.head.at(-1)! : synth.convs[k - 1];
+        add(
+          'synthesis backward',
+          `syn${index(layer)} synthesis_conv_backward ${layer.inC}->${layer.outC}`,
+          synthesisConvBackward(
+            ctx,
+            layout,
+            layer,
+            shape,
+            producer.act,
+            {
+              dy: k === synth.convs.length - 1 ? this.dOut : this.dxs[k + 1],
+              input: this.acts[k],
+              params: this.params,
+              dx: this.dxs[k],
+              partial: this.partial,
+            },
+            sources[r].partialBase,
+          ),
+        );
+      });
+    add(
+      'synthesis backward',
+      'synthesis_head_backward',
+      synthesisHeadBackward(
+        ctx,
+        layout,
+        geom,
+        synth,
+        frames,
+        {
+          dHead: this.dxs[0],
+          features: this.features,
+          params: this.params,
+          dRows: this.dRows,
+          partial: this.partial,
+        },
+        sources[synth.convs.length].partialBase,
+      ),
+    );
+    add(
+      'adam (networks)',
+      'adam_packed',
+      adamPacked(ctx, layout, sources, {
+        partial: this.partial,
+        hyper: this.hyper,
+        param: this.params,
+        m: this.m,
+        v: this.v,
+        tensorHyper: shared.tensorHyper,
+      }),
+    );
     if (kind === 'train') {
-      add('latent gradient', 'latent_step (+ adam)', latentStep(ctx, geom, spec, frames, {
-        dRows: this.dRows, dctx: this.dctx, slope: shared.slope, hyper: shared.latentHyper, y: slot.y, m: slot.m, v: slot.v,
-      }));
+      add(
+        'latent gradient',
+        'latent_step (+ adam)',
+        latentStep(ctx, geom, spec, frames, {
+          dRows: this.dRows,
+          dctx: this.dctx,
+          slope: shared.slope,
+          hyper: shared.latentHyper,
+          y: slot.y,
+          m: slot.m,
+          v: slot.v,
+        }),
+      );
     }
     return programs;
   }
@@ -184,7 +291,13 @@ export class FusedRenderer {
   readonly output: GPUBuffer;
   private readonly acts: GPUBuffer[];
 
-  constructor(private readonly ctx: GpuContext, private readonly model: ModelDescription, plan: ModelPlan, private readonly geom: LatentGeometry, private readonly synth: FusedSynthesisPlan) {
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly model: ModelDescription,
+    plan: ModelPlan,
+    private readonly geom: LatentGeometry,
+    private readonly synth: FusedSynthesisPlan,
+  ) {
     this.layout = packedLayout(plan.tensors);
     this.params = ctx.buffer(this.layout.floats, 'packed parameters');
     const pixels = model.width * model.height;
@@ -199,7 +312,16 @@ export class FusedRenderer {
     const programs = [synthesisHead(ctx, layout, this.geom, synth, 1, first, { latents, params: this.params, slot, head: this.acts[0] })];
     synth.convs.forEach((layer, k) => {
       const last = k === synth.convs.length - 1;
-      programs.push(synthesisConv(ctx, layout, layer, shape, { input: this.acts[k], params: this.params }, last ? { kind: 'output', out: this.output } : { kind: 'store', out: this.acts[k + 1] }));
+      programs.push(
+        synthesisConv(
+          ctx,
+          layout,
+          layer,
+          shape,
+          { input: this.acts[k], params: this.params },
+          last ? { kind: 'output', out: this.output } : { kind: 'store', out: this.acts[k + 1] },
+        ),
+      );
     });
     return programs;
   }

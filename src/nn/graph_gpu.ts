@@ -4,8 +4,18 @@ import { activationForward, activationBackward } from '../gpu/kernels/activation
 import { conv3x3Forward, conv3x3BackwardInput, conv3x3BackwardParams } from '../gpu/kernels/conv3x3.ts';
 import { adamStep } from '../gpu/kernels/adam.ts';
 import {
-  armContext, colourLoss, latentGradient, latentQuantize, latentRate, latentUpsample, latentUpsampleBackward,
-  levelsUniform, quantizeWords, slotWords, tapsUniform, targetFloatsPerFrame,
+  armContext,
+  colourLoss,
+  latentGradient,
+  latentQuantize,
+  latentRate,
+  latentUpsample,
+  latentUpsampleBackward,
+  levelsUniform,
+  quantizeWords,
+  slotWords,
+  tapsUniform,
+  targetFloatsPerFrame,
 } from '../gpu/kernels/latents.ts';
 import type { ContextSpec, LatentGeometry, QuantizeSettings } from '../cpu/latents.ts';
 import { OUTPUT_CHANNELS, type ModelDescription } from './model.ts';
@@ -20,8 +30,7 @@ export interface LabeledProgram {
 }
 
 /** The parts of a training step, the same for every composition of kernels (bench/kernels.ts --step). */
-export type StepStage =
-  | 'quantize' | 'synthesis forward' | 'loss' | 'context model' | 'synthesis backward' | 'latent gradient' | 'adam (networks)';
+export type StepStage = 'quantize' | 'synthesis forward' | 'loss' | 'context model' | 'synthesis backward' | 'latent gradient' | 'adam (networks)';
 
 export interface StepProgram extends LabeledProgram {
   stage: StepStage;
@@ -52,7 +61,13 @@ export class SynthesisGraph {
   private readonly dPost: GPUBuffer[] = [];
   readonly dFeatures?: GPUBuffer;
 
-  constructor(private readonly ctx: GpuContext, private readonly model: ModelDescription, private readonly plan: ModelPlan, readonly frames: number, training: boolean) {
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly model: ModelDescription,
+    private readonly plan: ModelPlan,
+    readonly frames: number,
+    training: boolean,
+  ) {
     this.pixels = frames * model.width * model.height;
     this.features = ctx.buffer(this.pixels * model.levels, 'features');
     this.pre = plan.synthesis.map((l) => ctx.buffer(this.pixels * l.outC, 'synthesis pre-activation'));
@@ -85,9 +100,15 @@ export class SynthesisGraph {
       const shape = this.shape(i);
       const buffers = { x: input, w: weights[layer.weight], b: weights[layer.bias], y: this.pre[i] };
       const name = `syn${i} ${layer.op === 'conv3' ? `conv3x3 ${layer.inC}->${layer.outC}` : `dense ${layer.inC}->${layer.outC}`}`;
-      programs.push({ kernel: `${name} forward`, program: layer.op === 'conv3' ? conv3x3Forward(this.ctx, shape, buffers) : denseForward(this.ctx, shape, buffers) });
+      programs.push({
+        kernel: `${name} forward`,
+        program: layer.op === 'conv3' ? conv3x3Forward(this.ctx, shape, buffers) : denseForward(this.ctx, shape, buffers),
+      });
       if (layer.act !== 'none') {
-        programs.push({ kernel: `syn${i} ${layer.act} forward`, program: activationForward(this.ctx, { count: this.pixels * layer.outC, kind: layer.act }, { x: this.pre[i], y: this.post[i] }) });
+        programs.push({
+          kernel: `syn${i} ${layer.act} forward`,
+          program: activationForward(this.ctx, { count: this.pixels * layer.outC, kind: layer.act }, { x: this.pre[i], y: this.post[i] }),
+        });
       }
       input = this.post[i];
     });
@@ -141,7 +162,11 @@ export class ArmGraph {
   private readonly zeroBias: GPUBuffer;
   private readonly scratchBias: GPUBuffer;
 
-  constructor(private readonly ctx: GpuContext, private readonly plan: ModelPlan, readonly rows: number) {
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly plan: ModelPlan,
+    readonly rows: number,
+  ) {
     const D = plan.armInputs;
     this.context = ctx.buffer(rows * D, 'arm context');
     this.pre = plan.arm.map((l) => ctx.buffer(rows * l.outC, 'arm pre-activation'));
@@ -162,16 +187,26 @@ export class ArmGraph {
     let input = this.context;
     this.plan.arm.forEach((layer, i) => {
       const shape = { rows: this.rows, inC: layer.inC, outC: layer.outC };
-      programs.push({ kernel: `arm${i} dense ${layer.inC}->${layer.outC} forward`, program: denseForward(this.ctx, shape, { x: input, w: weights[layer.weight], b: weights[layer.bias], y: this.pre[i] }) });
+      programs.push({
+        kernel: `arm${i} dense ${layer.inC}->${layer.outC} forward`,
+        program: denseForward(this.ctx, shape, { x: input, w: weights[layer.weight], b: weights[layer.bias], y: this.pre[i] }),
+      });
       if (layer.hidden) {
-        programs.push({ kernel: `arm${i} capped relu forward`, program: activationForward(this.ctx, { count: this.rows * layer.outC, kind: 'cappedRelu' }, { x: this.pre[i], y: this.post[i] }) });
+        programs.push({
+          kernel: `arm${i} capped relu forward`,
+          program: activationForward(this.ctx, { count: this.rows * layer.outC, kind: 'cappedRelu' }, { x: this.pre[i], y: this.post[i] }),
+        });
       }
       input = this.post[i];
     });
     const linear = this.plan.armLinear;
     programs.push({
       kernel: `arm linear ${linear.inC}->2 forward`,
-      program: denseForward(this.ctx, { rows: this.rows, inC: linear.inC, outC: 2 }, { x: this.context, w: weights[linear.weight], b: this.zeroBias, y: this.linear }),
+      program: denseForward(
+        this.ctx,
+        { rows: this.rows, inC: linear.inC, outC: 2 },
+        { x: this.context, w: weights[linear.weight], b: this.zeroBias, y: this.linear },
+      ),
     });
     return programs;
   }
@@ -192,15 +227,24 @@ export class ArmGraph {
       const dInput = i === 0 ? this.dctxA : this.dPost[i - 1];
       const name = `arm${i} dense ${layer.inC}->${layer.outC}`;
       programs.push(
-        { kernel: `${name} backward params`, program: denseBackwardParams(this.ctx, shape, { x: input, dy: this.dPre[i], dw: grads[layer.weight], db: grads[layer.bias] }) },
+        {
+          kernel: `${name} backward params`,
+          program: denseBackwardParams(this.ctx, shape, { x: input, dy: this.dPre[i], dw: grads[layer.weight], db: grads[layer.bias] }),
+        },
         { kernel: `${name} backward input`, program: denseBackwardInput(this.ctx, shape, { dy: this.dPre[i], w: weights[layer.weight], dx: dInput }) },
       );
     }
     const linear = this.plan.armLinear;
     const shape = { rows: this.rows, inC: linear.inC, outC: 2 };
     programs.push(
-      { kernel: `arm linear ${linear.inC}->2 backward params`, program: denseBackwardParams(this.ctx, shape, { x: this.context, dy: this.dOut, dw: grads[linear.weight], db: this.scratchBias }) },
-      { kernel: `arm linear ${linear.inC}->2 backward input`, program: denseBackwardInput(this.ctx, shape, { dy: this.dOut, w: weights[linear.weight], dx: this.dctxB }) },
+      {
+        kernel: `arm linear ${linear.inC}->2 backward params`,
+        program: denseBackwardParams(this.ctx, shape, { x: this.context, dy: this.dOut, dw: grads[linear.weight], db: this.scratchBias }),
+      },
+      {
+        kernel: `arm linear ${linear.inC}->2 backward input`,
+        program: denseBackwardInput(this.ctx, shape, { dy: this.dOut, w: weights[linear.weight], dx: this.dctxB }),
+      },
     );
     return programs;
   }
@@ -249,7 +293,13 @@ export class GroupGraph {
   readonly composition: 'generic' | 'fused';
   readonly fallback?: string;
 
-  constructor(readonly ctx: GpuContext, readonly model: ModelDescription, readonly groupFrames: number, readonly slotFrames: number, options: GroupGraphOptions = {}) {
+  constructor(
+    readonly ctx: GpuContext,
+    readonly model: ModelDescription,
+    readonly groupFrames: number,
+    readonly slotFrames: number,
+    options: GroupGraphOptions = {},
+  ) {
     this.geom = modelGeometry(model);
     this.spec = contextSpec(model);
     this.plan = planModel(model);
@@ -281,10 +331,15 @@ export class GroupGraph {
     for (let first = 1; first <= groupFrames; first += slotFrames) {
       const count = Math.min(slotFrames, groupFrames + 1 - first);
       this.slots.push({
-        first, count,
+        first,
+        count,
         uniform: ctx.upload(slotWords({ first, count, previousValid: false })),
-        y: ctx.buffer(count * perFrame, 'latents'), m: ctx.buffer(count * perFrame), v: ctx.buffer(count * perFrame),
-        target: ctx.buffer(count * targetFloats, 'targets'), rate: ctx.buffer(4, 'rate scale'), stats: ctx.buffer(2, 'stats'),
+        y: ctx.buffer(count * perFrame, 'latents'),
+        m: ctx.buffer(count * perFrame),
+        v: ctx.buffer(count * perFrame),
+        target: ctx.buffer(count * targetFloats, 'targets'),
+        rate: ctx.buffer(4, 'rate scale'),
+        stats: ctx.buffer(2, 'stats'),
         programs: new Map(),
       });
     }
@@ -406,9 +461,18 @@ export class GroupGraph {
 
   private build(slot: Slot, kind: StepKind): StepProgram[] {
     if (this.fused) {
-      return this.fused.build(slot, {
-        yhat: this.yhat, slope: this.slope, quantize: this.quantize, levels: this.levels, latentHyper: this.latentHyper, tensorHyper: this.tensorHyper,
-      }, kind);
+      return this.fused.build(
+        slot,
+        {
+          yhat: this.yhat,
+          slope: this.slope,
+          quantize: this.quantize,
+          levels: this.levels,
+          latentHyper: this.latentHyper,
+          tensorHyper: this.tensorHyper,
+        },
+        kind,
+      );
     }
     return this.buildGeneric(slot, kind, this.generic!);
   }
@@ -422,39 +486,82 @@ export class GroupGraph {
     const { grads, dRate, dDistortion, latentGrad, taps } = parts;
     const programs: StepProgram[] = [];
     const add = (stage: StepStage, ...labelled: LabeledProgram[]) => labelled.forEach((p) => programs.push({ stage, ...p }));
-    add('quantize', { kernel: 'latent_quantize', program: latentQuantize(ctx, geom, frames, { y: slot.y, settings: this.quantize, slot: slot.uniform, yhat: this.yhat, slope: this.slope }, slot.first) });
-    add('synthesis forward', { kernel: 'latent_upsample', program: latentUpsample(ctx, geom, frames, { latents: this.yhat, levels: this.levels, slot: slot.uniform, features: synthesis.features }) });
+    add('quantize', {
+      kernel: 'latent_quantize',
+      program: latentQuantize(ctx, geom, frames, { y: slot.y, settings: this.quantize, slot: slot.uniform, yhat: this.yhat, slope: this.slope }, slot.first),
+    });
+    add('synthesis forward', {
+      kernel: 'latent_upsample',
+      program: latentUpsample(ctx, geom, frames, { latents: this.yhat, levels: this.levels, slot: slot.uniform, features: synthesis.features }),
+    });
     add('synthesis forward', ...synthesis.forward(this.params));
     add('loss', {
       kernel: 'colour_loss',
-      program: colourLoss(ctx, { colour: model.colour, frames, width: model.width, height: model.height }, { pred: synthesis.output, target: slot.target, grad: synthesis.dOutput, stats: slot.stats }, STAT_DISTORTION),
+      program: colourLoss(
+        ctx,
+        { colour: model.colour, frames, width: model.width, height: model.height },
+        { pred: synthesis.output, target: slot.target, grad: synthesis.dOutput, stats: slot.stats },
+        STAT_DISTORTION,
+      ),
     });
-    add('context model', { kernel: 'arm_context', program: armContext(ctx, geom, spec, frames, { latents: this.yhat, levels: this.levels, taps: taps, slot: slot.uniform, context: arm.context }) });
+    add('context model', {
+      kernel: 'arm_context',
+      program: armContext(ctx, geom, spec, frames, { latents: this.yhat, levels: this.levels, taps: taps, slot: slot.uniform, context: arm.context }),
+    });
     add('context model', ...arm.forward(this.params));
     add('context model', {
       kernel: 'latent_rate',
-      program: latentRate(ctx, geom, frames, {
-        yhat: this.yhat, mlp: arm.out, linear: arm.linear, slot: slot.uniform, rate: slot.rate, dOut: arm.dOut, dRate: dRate, stats: slot.stats,
-      }, STAT_BITS),
+      program: latentRate(
+        ctx,
+        geom,
+        frames,
+        {
+          yhat: this.yhat,
+          mlp: arm.out,
+          linear: arm.linear,
+          slot: slot.uniform,
+          rate: slot.rate,
+          dOut: arm.dOut,
+          dRate: dRate,
+          stats: slot.stats,
+        },
+        STAT_BITS,
+      ),
     });
     if (kind === 'evaluate') return programs;
     add('synthesis backward', ...synthesis.backward(this.params, grads));
     add('context model', ...arm.backward(this.params, grads));
     this.plan.tensors.forEach((t, i) => {
-      add('adam (networks)', { kernel: 'adam', program: adamStep(ctx, { count: t.size }, { param: this.params[i], grad: grads[i], m: this.m[i], v: this.v[i], hyper: this.tensorHyper[i] }) });
+      add('adam (networks)', {
+        kernel: 'adam',
+        program: adamStep(ctx, { count: t.size }, { param: this.params[i], grad: grads[i], m: this.m[i], v: this.v[i], hyper: this.tensorHyper[i] }),
+      });
     });
     if (kind === 'train') {
       add(
         'latent gradient',
-        { kernel: 'latent_upsample_backward', program: latentUpsampleBackward(ctx, geom, frames, { dFeatures: synthesis.dFeatures!, levels: this.levels, dLatents: dDistortion }) },
+        {
+          kernel: 'latent_upsample_backward',
+          program: latentUpsampleBackward(ctx, geom, frames, { dFeatures: synthesis.dFeatures!, levels: this.levels, dLatents: dDistortion }),
+        },
         {
           kernel: 'latent_gradient',
           program: latentGradient(ctx, geom, spec, frames, {
-            dDistortion: dDistortion, dRate: dRate, dctxA: arm.dctxA, dctxB: arm.dctxB, slope: this.slope,
-            levels: this.levels, taps: taps, slot: slot.uniform, grad: latentGrad,
+            dDistortion: dDistortion,
+            dRate: dRate,
+            dctxA: arm.dctxA,
+            dctxB: arm.dctxB,
+            slope: this.slope,
+            levels: this.levels,
+            taps: taps,
+            slot: slot.uniform,
+            grad: latentGrad,
           }),
         },
-        { kernel: 'adam (latents)', program: adamStep(ctx, { count: frames * geom.perFrame }, { param: slot.y, grad: latentGrad, m: slot.m, v: slot.v, hyper: this.latentHyper }) },
+        {
+          kernel: 'adam (latents)',
+          program: adamStep(ctx, { count: frames * geom.perFrame }, { param: slot.y, grad: latentGrad, m: slot.m, v: slot.v, hyper: this.latentHyper }),
+        },
       );
     }
     return programs;
@@ -503,7 +610,11 @@ export class SynthesisRenderer {
   readonly composition: 'generic' | 'fused';
   private programs?: GpuProgram[];
 
-  constructor(readonly ctx: GpuContext, readonly model: ModelDescription, options: GroupGraphOptions = {}) {
+  constructor(
+    readonly ctx: GpuContext,
+    readonly model: ModelDescription,
+    options: GroupGraphOptions = {},
+  ) {
     const plan = planModel(model);
     this.geom = modelGeometry(model);
     this.latents = ctx.buffer(2 * this.geom.perFrame, 'frame latents');
@@ -545,9 +656,9 @@ export class SynthesisRenderer {
     return this.fused
       ? this.fused.programs(this.latents, this.slotUniform, 1)
       : [
-        latentUpsample(this.ctx, this.geom, 1, { latents: this.latents, levels: this.levels, slot: this.slotUniform, features: this.graph!.features }),
-        ...this.graph!.forward(this.params).map((p) => p.program),
-      ];
+          latentUpsample(this.ctx, this.geom, 1, { latents: this.latents, levels: this.levels, slot: this.slotUniform, features: this.graph!.features }),
+          ...this.graph!.forward(this.params).map((p) => p.program),
+        ];
   }
 
   /** Runs the synthesis of one frame's latents; the result stays in `output`. */

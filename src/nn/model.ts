@@ -96,7 +96,12 @@ export const LATENT_MAX = 2047;
 /** Extra ARM inputs after the taps: "is an anchor" and "no previous frame". */
 export const ARM_FLAG_INPUTS = 2;
 
-const FOUR_NEIGHBOURS: [number, number][] = [[-1, 0], [0, -1], [0, 1], [1, 0]];
+const FOUR_NEIGHBOURS: [number, number][] = [
+  [-1, 0],
+  [0, -1],
+  [0, 1],
+  [1, 0],
+];
 
 export interface Profile {
   name: string;
@@ -117,7 +122,8 @@ const DEFAULT_TAPS: ContextTap[] = [
 export const PROFILES: Record<string, Profile> = {
   small: {
     name: 'small',
-    description: '7 latent levels (stride 1 to 64) per frame; synthesis 16 (1x1, leaky ReLU) -> 3 -> two linear 3x3 convolutions; context model over 10 neighbours, hidden 8-8',
+    description:
+      '7 latent levels (stride 1 to 64) per frame; synthesis 16 (1x1, leaky ReLU) -> 3 -> two linear 3x3 convolutions; context model over 10 neighbours, hidden 8-8',
     levels: 7,
     firstStride: 1,
     // No ReLU on the 3-channel colour layers: a colour channel whose pre-activation went negative
@@ -166,7 +172,10 @@ export function describeModel(
 }
 
 export function checkFrameSize(width: number, height: number): void {
-  for (const [name, value] of [['width', width], ['height', height]] as const) {
+  for (const [name, value] of [
+    ['width', width],
+    ['height', height],
+  ] as const) {
     if (!Number.isInteger(value) || value < 2 || value > MAX_DIMENSION) {
       throw new BadArgumentError(`frame ${name} must be an integer from 2 to ${MAX_DIMENSION}, got ${value}`);
     }
@@ -285,7 +294,6 @@ export function initialParameters(model: ModelDescription, seed: number): Float3
       }
     } else if (spec.name === lastSynthesisBias) {
       values.fill(0.5);
-
     } else if (spec.name === 'arm.linear.weight') {
       // Start by predicting each latent as the same latent in the previous frame: right for static
       // content from the first step, and harmless where there is no previous frame (that input is 0).
@@ -357,7 +365,15 @@ export function validateModel(value: unknown, frame: { width: number; height: nu
     return { from, dy, dx };
   });
   return {
-    kind: 'latent-pyramid', profile: m.profile as string, width: frame.width, height: frame.height, groupSize: frame.groupSize,
-    colour: m.colour as ColourFormat, levels, firstStride, synthesis, arm: { hidden, taps, schedule },
+    kind: 'latent-pyramid',
+    profile: m.profile as string,
+    width: frame.width,
+    height: frame.height,
+    groupSize: frame.groupSize,
+    colour: m.colour as ColourFormat,
+    levels,
+    firstStride,
+    synthesis,
+    arm: { hidden, taps, schedule },
   };
 }

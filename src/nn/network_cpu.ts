@@ -15,9 +15,10 @@ export function synthesizeCpu(model: ModelDescription, params: Float32Array[], l
   let x = upsampleLatentsCpu(modelGeometry(model), latents, 1);
   for (const layer of plan.synthesis) {
     const shape = { n: 1, h, w, rows: w * h, inC: layer.inC, outC: layer.outC };
-    x = layer.op === 'conv3'
-      ? conv3x3ForwardCpu(shape, x, params[layer.weight], params[layer.bias])
-      : denseForwardCpu(x, params[layer.weight], params[layer.bias], shape);
+    x =
+      layer.op === 'conv3'
+        ? conv3x3ForwardCpu(shape, x, params[layer.weight], params[layer.bias])
+        : denseForwardCpu(x, params[layer.weight], params[layer.bias], shape);
     if (layer.act !== 'none') x = activationForwardCpu(x, { count: x.length, kind: layer.act }, ARM_HIDDEN_MAX);
   }
   if (x.length !== w * h * OUTPUT_CHANNELS) throw new Error('synthesis output has the wrong size');

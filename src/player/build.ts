@@ -25,20 +25,22 @@ export async function buildBrowserBundle(options: BuildOptions = {}): Promise<{ 
   const outfile = options.outfile ?? BUNDLE_PATH;
   // esbuild's service process must not outlive the build: with it running, Dawn (the `webgpu`
   // package) aborts the process on its next GPU call ("std::system_error: Invalid argument").
-  const result = await esbuild.build({
-    entryPoints: [fileURLToPath(new URL('./browser.ts', import.meta.url))],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    outfile,
-    write: options.write ?? true,
-    minify: options.minify ?? false,
-    sourcemap: options.write === false ? false : 'linked',
-    legalComments: 'none',
-    logLevel: 'silent',
-    metafile: true,
-  }).finally(() => esbuild.stop());
+  const result = await esbuild
+    .build({
+      entryPoints: [fileURLToPath(new URL('./browser.ts', import.meta.url))],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      outfile,
+      write: options.write ?? true,
+      minify: options.minify ?? false,
+      sourcemap: options.write === false ? false : 'linked',
+      legalComments: 'none',
+      logLevel: 'silent',
+      metafile: true,
+    })
+    .finally(() => esbuild.stop());
   const leaked = Object.keys(result.metafile.inputs).filter((input) => /(^|\/)node:|src\/gpu\/node\.ts$/.test(input));
   if (leaked.length) throw new NervError('BAD_INPUT', `Node-only modules leaked into the browser bundle: ${leaked.join(', ')}`);
   const code = result.outputFiles?.find((f) => f.path.endsWith('.js'))?.text ?? (await import('node:fs')).readFileSync(outfile, 'utf8');

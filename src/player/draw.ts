@@ -88,7 +88,11 @@ export class FrameCanvas {
   private size: Required<FrameSize> = { width: 0, height: 0, stride: 0 };
 
   /** `pipeline`: the draw pipeline for this device and the preferred canvas format (FrameCanvas.create compiles it without blocking). */
-  constructor(readonly canvas: HTMLCanvasElement | OffscreenCanvas, readonly device: GPUDevice, pipeline?: GPURenderPipeline) {
+  constructor(
+    readonly canvas: HTMLCanvasElement | OffscreenCanvas,
+    readonly device: GPUDevice,
+    pipeline?: GPURenderPipeline,
+  ) {
     const context = canvas.getContext('webgpu') as GPUCanvasContext | null;
     if (!context) throw new NervError('NO_GPU', 'this canvas cannot show WebGPU content (getContext("webgpu") returned null)');
     this.context = context;

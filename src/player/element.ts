@@ -4,8 +4,21 @@
 import { NervPlayer, type NervPlayerEvent } from './player.ts';
 
 const FORWARDED: NervPlayerEvent[] = [
-  'loadstart', 'loadedmetadata', 'loadeddata', 'canplay', 'progress', 'play', 'playing', 'pause', 'waiting',
-  'seeking', 'seeked', 'timeupdate', 'ended', 'error', 'durationchange',
+  'loadstart',
+  'loadedmetadata',
+  'loadeddata',
+  'canplay',
+  'progress',
+  'play',
+  'playing',
+  'pause',
+  'waiting',
+  'seeking',
+  'seeked',
+  'timeupdate',
+  'ended',
+  'error',
+  'durationchange',
 ];
 
 const STYLE = `

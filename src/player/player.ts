@@ -42,8 +42,21 @@ export interface PlayerStats {
 
 /** Like HTMLMediaElement's event names, plus 'stats' each time a frame is shown. */
 export type NervPlayerEvent =
-  | 'loadstart' | 'loadedmetadata' | 'loadeddata' | 'canplay' | 'progress' | 'play' | 'playing' | 'pause'
-  | 'waiting' | 'seeking' | 'seeked' | 'timeupdate' | 'ended' | 'error' | 'durationchange';
+  | 'loadstart'
+  | 'loadedmetadata'
+  | 'loadeddata'
+  | 'canplay'
+  | 'progress'
+  | 'play'
+  | 'playing'
+  | 'pause'
+  | 'waiting'
+  | 'seeking'
+  | 'seeked'
+  | 'timeupdate'
+  | 'ended'
+  | 'error'
+  | 'durationchange';
 
 interface Slot {
   buffer: GPUBuffer;
@@ -205,9 +218,7 @@ export class NervPlayer extends EventTarget {
         this.emit('progress');
       };
       const stream =
-        typeof source === 'string' || source instanceof URL
-          ? await fetchNerv(source, { onProgress })
-          : await NervStream.open(source, { onProgress });
+        typeof source === 'string' || source instanceof URL ? await fetchNerv(source, { onProgress }) : await NervStream.open(source, { onProgress });
       if (generation !== this.generation) return stream.cancel();
       this.stream = stream;
       stream.done.catch((error) => {
@@ -227,7 +238,11 @@ export class NervPlayer extends EventTarget {
       const { width, height } = video.info;
       const bytes = Math.max(16, width * height * 3 * 4);
       this.ring = Array.from({ length: this.ringSize }, (_, i) => ({
-        buffer: device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, label: `nerv-ring-${i}` }),
+        buffer: device.createBuffer({
+          size: bytes,
+          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+          label: `nerv-ring-${i}`,
+        }),
         position: -1,
         ready: false,
         ticket: 0,
@@ -359,8 +374,7 @@ export class NervPlayer extends EventTarget {
 
   private fail(error: unknown): void {
     if (this.error) return;
-    this.error =
-      error instanceof NervError ? error : new NervError('GPU', error instanceof Error ? error.message : String(error), { cause: error });
+    this.error = error instanceof NervError ? error : new NervError('GPU', error instanceof Error ? error.message : String(error), { cause: error });
     this.playing = false;
     this.generation++;
     cancelAnimationFrame(this.animation);

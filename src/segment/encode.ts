@@ -35,7 +35,9 @@ export async function encodeSegment(ctx: GpuContext, frames: Frames, task: Segme
   segmentOfFrames(range.firstFrame, range.firstFrame + range.frameCount, videoFrames, settings.groupSize, settings.keyInterval);
   const target = settings.targetBytes !== undefined || settings.targetPsnr !== undefined;
   if (target && range.firstFrame > 0 && !task.rateState) {
-    throw new BadArgumentError(`the segment at frame ${range.firstFrame} needs a fixed lambda (see decideLambda) or the rate state where the segment before it ended`);
+    throw new BadArgumentError(
+      `the segment at frame ${range.firstFrame} needs a fixed lambda (see decideLambda) or the rate state where the segment before it ended`,
+    );
   }
   const result = await encodeFrames(ctx, frames, {
     ...encodeOptionsOf(settings, videoFrames),
@@ -44,7 +46,10 @@ export async function encodeSegment(ctx: GpuContext, frames: Frames, task: Segme
     onProgress: task.onProgress,
   });
   if (result.frameCount !== range.frameCount) {
-    throw new NervError('BAD_INPUT', `the input gave ${result.frameCount} frames from frame ${range.firstFrame}, the segment needs ${range.frameCount} (is the video shorter than ${videoFrames} frames?)`);
+    throw new NervError(
+      'BAD_INPUT',
+      `the input gave ${result.frameCount} frames from frame ${range.firstFrame}, the segment needs ${range.frameCount} (is the video shorter than ${videoFrames} frames?)`,
+    );
   }
   return result;
 }
@@ -54,7 +59,13 @@ export async function encodeSegment(ctx: GpuContext, frames: Frames, task: Segme
  * the one the rate search settles on for the video's first group with the size or PSNR target.
  * `frames` is the video from frame 0; only its first group is read.
  */
-export async function decideLambda(ctx: GpuContext, frames: Frames, settings: SegmentSettings, videoFrames: number, onProgress?: (event: EncodeProgress) => void): Promise<number> {
+export async function decideLambda(
+  ctx: GpuContext,
+  frames: Frames,
+  settings: SegmentSettings,
+  videoFrames: number,
+  onProgress?: (event: EncodeProgress) => void,
+): Promise<number> {
   if (settings.targetBytes === undefined && settings.targetPsnr === undefined) return settings.lambda ?? ENCODE_DEFAULTS.lambda;
   const first = await encodeFrames(ctx, framesOf(frames, 0, settings.groupSize), { ...encodeOptionsOf(settings, videoFrames), onProgress });
   return first.groups[0].lambda;

@@ -108,13 +108,25 @@ export function joinSegments(files: SegmentFile[], options: JoinOptions = {}): U
       const before = parsed[i - 1];
       const end = before.header.segment.firstFrame + before.header.frameCount;
       if (start < end) {
-        throw new SegmentMismatchError(file.name, 'order', `${file.name} (${range(file)}) overlaps or comes before ${before.name} (${range(before)}): give segments in video order, each once`);
+        throw new SegmentMismatchError(
+          file.name,
+          'order',
+          `${file.name} (${range(file)}) overlaps or comes before ${before.name} (${range(before)}): give segments in video order, each once`,
+        );
       }
       if (start > end) {
-        throw new SegmentMismatchError(file.name, 'order', `${file.name} starts at frame ${start}, but ${before.name} ends at frame ${end - 1}: frames ${end}..${start - 1} are missing or the segments are out of order`);
+        throw new SegmentMismatchError(
+          file.name,
+          'order',
+          `${file.name} starts at frame ${start}, but ${before.name} ends at frame ${end - 1}: frames ${end}..${start - 1} are missing or the segments are out of order`,
+        );
       }
       if (before.header.frameCount % unit !== 0) {
-        throw new SegmentMismatchError(before.name, 'length', `${before.name} holds ${before.header.frameCount} frames, not a whole number of key intervals (${unit} frames): only the video's last segment may be shorter`);
+        throw new SegmentMismatchError(
+          before.name,
+          'length',
+          `${before.name} holds ${before.header.frameCount} frames, not a whole number of key intervals (${unit} frames): only the video's last segment may be shorter`,
+        );
       }
     }
     if (start % unit !== 0) {
@@ -123,6 +135,9 @@ export function joinSegments(files: SegmentFile[], options: JoinOptions = {}): U
     frameCount += file.header.frameCount;
   });
   const header: NervHeader = { ...h0, frameCount, segment: { firstFrame: h0.segment.firstFrame, videoFrames: h0.segment.videoFrames } };
-  return assembleNerv(encodeHeaderBody(header), parsed.flatMap((p) => p.chunks), parsed.flatMap((p) => p.keys));
+  return assembleNerv(
+    encodeHeaderBody(header),
+    parsed.flatMap((p) => p.chunks),
+    parsed.flatMap((p) => p.keys),
+  );
 }
-

@@ -53,7 +53,8 @@ export async function encodeLocally(ctx: GpuContext, frames: AsyncIterable<RgbFr
       }
       const result = await encodeSegment(ctx, segmentFrames, { range, videoFrames, settings, rateState, onProgress: options.onProgress });
       rateState = result.rateState;
-      if (plan.length === 1) only = result; // nothing to resume: no work directory
+      if (plan.length === 1)
+        only = result; // nothing to resume: no work directory
       else {
         await parts.addPart(index, result.bytes, outcomeOf(result));
         options.onSegment?.({ done: parts.finishedCount, segments: plan.length, parts, index });
@@ -70,5 +71,9 @@ export async function encodeLocally(ctx: GpuContext, frames: AsyncIterable<RgbFr
   const bytes = joinSegments(await parts.readParts(), { mixedLambda: true });
   await writeFileAtomic(options.output, bytes, { overwrite: options.overwrite });
   await parts.remove();
-  return combineOutcomes(bytes, plan.map((_, index) => parts.finished(index)!), settings);
+  return combineOutcomes(
+    bytes,
+    plan.map((_, index) => parts.finished(index)!),
+    settings,
+  );
 }

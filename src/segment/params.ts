@@ -17,7 +17,11 @@ export const segmentSettingsSchema = z
     keyInterval: count(NERV_LIMITS.maxKeyInterval),
     steps: count(1e7),
     laterSteps: count(1e7),
-    seed: z.number().int().min(0).max(2 ** 31 - 1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1),
     /** The rate setting: a fixed lambda, or a size or PSNR target (at most one of the three). */
     lambda: positive.optional(),
     targetBytes: count(2 ** 32).optional(),
@@ -27,7 +31,9 @@ export const segmentSettingsSchema = z
     colorSpace: z.enum(['bt601', 'bt709', 'srgb']),
     colorRange: z.enum(['limited', 'full']),
   })
-  .refine((s) => [s.lambda, s.targetBytes, s.targetPsnr].filter((v) => v !== undefined).length <= 1, { message: 'give one of lambda, targetBytes and targetPsnr' });
+  .refine((s) => [s.lambda, s.targetBytes, s.targetPsnr].filter((v) => v !== undefined).length <= 1, {
+    message: 'give one of lambda, targetBytes and targetPsnr',
+  });
 
 export type SegmentSettings = z.infer<typeof segmentSettingsSchema>;
 

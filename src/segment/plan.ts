@@ -43,14 +43,16 @@ export function segmentAt(index: number, videoFrames: number, groupSize: number,
 export function segmentOfFrames(from: number, to: number | undefined, videoFrames: number, groupSize: number, keyInterval: number): SegmentRange {
   const length = keyIntervalFrames(groupSize, keyInterval);
   const end = to ?? videoFrames;
-  if (!Number.isInteger(from) || from < 0 || from >= videoFrames) throw new BadArgumentError(`--frames-from ${from} is outside the video's frames 0..${videoFrames - 1}`);
+  if (!Number.isInteger(from) || from < 0 || from >= videoFrames)
+    throw new BadArgumentError(`--frames-from ${from} is outside the video's frames 0..${videoFrames - 1}`);
   if (from % length !== 0) {
     throw new BadArgumentError(
       `--frames-from ${from} is not on a key-group boundary: segments start at multiples of ${length} frames ` +
         `(key interval ${keyInterval} x group ${groupSize}), e.g. ${from - (from % length)} or ${from - (from % length) + length}`,
     );
   }
-  if (!Number.isInteger(end) || end <= from || end > videoFrames) throw new BadArgumentError(`--frames-to ${end} must be after --frames-from ${from} and at most the video's ${videoFrames} frames`);
+  if (!Number.isInteger(end) || end <= from || end > videoFrames)
+    throw new BadArgumentError(`--frames-to ${end} must be after --frames-from ${from} and at most the video's ${videoFrames} frames`);
   if (end !== videoFrames && end % length !== 0) {
     throw new BadArgumentError(`--frames-to ${end} (exclusive) must be a multiple of ${length} frames or the end of the video (${videoFrames})`);
   }

@@ -42,8 +42,13 @@ export function combineOutcomes(bytes: Uint8Array, outcomes: SegmentOutcome[], t
   const mean = (plane: 'y' | 'u' | 'v') => yuv!.reduce((sum, s) => sum + s[plane] * s.frames, 0) / frameCount;
   const psnrYuv = yuv && { y: mean('y'), u: mean('u'), v: mean('v'), weighted: (6 * mean('y') + mean('u') + mean('v')) / 8 };
   return {
-    bytes, model, groups, frameCount, lambda: groups[0].lambda,
-    parameterCount: parameterCount(model), macsPerPixel: macsPerPixel(model),
+    bytes,
+    model,
+    groups,
+    frameCount,
+    lambda: groups[0].lambda,
+    parameterCount: parameterCount(model),
+    macsPerPixel: macsPerPixel(model),
     psnr: meanPsnr(groups.flatMap((g) => g.framePsnr)),
     psnrRgb: meanPsnr(groups.flatMap((g) => g.framePsnrRgb)),
     psnrYuv,

@@ -28,10 +28,24 @@ const finiteOrNot = z.custom<number>((v) => typeof v === 'number');
 const outcomeSchema = z.object({
   frameCount: z.number().int().min(1),
   // The reports feed only the summary (the bytes never depend on them): the fields it reads are checked.
-  groups: z.array(z.looseObject({
-    group: z.number().int(), frames: z.number().int(), key: z.boolean(), steps: z.number(), seconds: z.number(), lambda: z.number(),
-    psnr: finiteOrNot, psnrRgb: finiteOrNot, framePsnr: z.array(finiteOrNot), framePsnrRgb: z.array(finiteOrNot), latentBytes: z.number(), networkBytes: z.number(),
-  })).min(1),
+  groups: z
+    .array(
+      z.looseObject({
+        group: z.number().int(),
+        frames: z.number().int(),
+        key: z.boolean(),
+        steps: z.number(),
+        seconds: z.number(),
+        lambda: z.number(),
+        psnr: finiteOrNot,
+        psnrRgb: finiteOrNot,
+        framePsnr: z.array(finiteOrNot),
+        framePsnrRgb: z.array(finiteOrNot),
+        latentBytes: z.number(),
+        networkBytes: z.number(),
+      }),
+    )
+    .min(1),
   psnrYuv: z.object({ y: finiteOrNot, u: finiteOrNot, v: finiteOrNot, weighted: finiteOrNot }).optional(),
   warnings: z.array(z.string()),
   rateState: z.strictObject({ spentBytes: z.number().min(0), predictedWeight: z.number().positive(), lambda: z.number().positive() }),

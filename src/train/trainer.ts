@@ -113,7 +113,12 @@ export async function trainGroup(graph: GroupGraph, schedule: TrainSchedule, onR
     kinds.forEach((kind, i) => graph.ctx.write(graph.tensorHyper[i], adamHyper(schedule.lr.networks * factor, kind === 'bias' ? 0.9 : 0.9, 0.999, adamStep)));
     graph.ctx.write(graph.latentHyper, adamHyper(schedule.lr.latents * factor, 0.9, 0.999, adamStep));
     const mode: TrainMode = final ? 'ste' : 'soft';
-    const settings: QuantizeSettings = { mode, temperature: final ? schedule.temperature[1] : lerp(schedule.temperature), noise: lerp(schedule.noise), seed: (schedule.seed * 7919 + step) >>> 0 };
+    const settings: QuantizeSettings = {
+      mode,
+      temperature: final ? schedule.temperature[1] : lerp(schedule.temperature),
+      noise: lerp(schedule.noise),
+      seed: (schedule.seed * 7919 + step) >>> 0,
+    };
     graph.setQuantize(settings);
     for (let s = 0; s < graph.slots.length; s++) graph.step(s, mode);
 

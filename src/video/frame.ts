@@ -53,9 +53,7 @@ export function assertFrameSize(width: number, height: number): void {
 export function assertRgbFrame(frame: RgbFrame, what = 'frame'): void {
   assertFrameSize(frame.width, frame.height);
   if (frame.data.length !== frame.width * frame.height * 3) {
-    throw new BadArgumentError(
-      `${what}: ${frame.width}x${frame.height} RGB needs ${frame.width * frame.height * 3} floats, got ${frame.data.length}`,
-    );
+    throw new BadArgumentError(`${what}: ${frame.width}x${frame.height} RGB needs ${frame.width * frame.height * 3} floats, got ${frame.data.length}`);
   }
 }
 

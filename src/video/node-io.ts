@@ -67,9 +67,10 @@ export interface WriteVideoOptions {
 export function findFfmpeg(command = defaultFfmpegCommand(), pathEnv = process.env.PATH ?? ''): string | null {
   const candidates = command.includes('/')
     ? [command]
-    : pathEnv.split(delimiter).filter(Boolean).flatMap((dir) =>
-        process.platform === 'win32' ? [join(dir, command), join(dir, `${command}.exe`)] : [join(dir, command)],
-      );
+    : pathEnv
+        .split(delimiter)
+        .filter(Boolean)
+        .flatMap((dir) => (process.platform === 'win32' ? [join(dir, command), join(dir, `${command}.exe`)] : [join(dir, command)]));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, fsConstants.X_OK);
@@ -94,10 +95,7 @@ function requireFfmpeg(need: string, command = defaultFfmpegCommand()): string {
 // ---------------------------------------------------------------------------------------------
 // Input classification
 
-type InputKind =
-  | { kind: 'y4m' }
-  | { kind: 'png'; files: string[] }
-  | { kind: 'ffmpeg' };
+type InputKind = { kind: 'y4m' } | { kind: 'png'; files: string[] } | { kind: 'ffmpeg' };
 
 const PATTERN = /%(0?\d*)d/;
 
@@ -254,8 +252,13 @@ async function passFactory(path: string, input: InputKind, options: OpenVideoOpt
     const pixFmt = `yuv${native.chroma}p`;
     return () =>
       openFfmpegPass({
-        ffmpeg, source: path, inputArgs: ['-f', 'yuv4mpegpipe', '-i', path], pixFmt, options,
-        colorSpace: options.colorSpace ?? native.colorSpace ?? 'bt601', frameCount: native.frameCount,
+        ffmpeg,
+        source: path,
+        inputArgs: ['-f', 'yuv4mpegpipe', '-i', path],
+        pixFmt,
+        options,
+        colorSpace: options.colorSpace ?? native.colorSpace ?? 'bt601',
+        frameCount: native.frameCount,
       });
   }
   if (input.kind === 'png') {
@@ -265,7 +268,11 @@ async function passFactory(path: string, input: InputKind, options: OpenVideoOpt
     const fps = options.fps ?? { num: 25, den: 1 };
     return () =>
       openFfmpegPass({
-        ffmpeg, source: path, options, colorSpace: options.colorSpace ?? 'bt601', frameCount: input.files.length,
+        ffmpeg,
+        source: path,
+        options,
+        colorSpace: options.colorSpace ?? 'bt601',
+        frameCount: input.files.length,
         // PNGs are piped in, so any file names work; 4:4:4 keeps their full colour resolution.
         inputArgs: ['-f', 'image2pipe', '-framerate', `${fps.num}/${fps.den}`, '-c:v', 'png', '-i', 'pipe:0'],
         pixFmt: 'yuv444p',
@@ -277,8 +284,13 @@ async function passFactory(path: string, input: InputKind, options: OpenVideoOpt
   const inputArgs = PATTERN.test(basename(path)) ? ['-f', 'image2', '-i', path] : ['-i', path];
   return () =>
     openFfmpegPass({
-      ffmpeg, source: path, inputArgs, options, pixFmt: probe.pixFmt,
-      colorSpace: options.colorSpace ?? probe.colorSpace, frameCount: probe.frameCount,
+      ffmpeg,
+      source: path,
+      inputArgs,
+      options,
+      pixFmt: probe.pixFmt,
+      colorSpace: options.colorSpace ?? probe.colorSpace,
+      frameCount: probe.frameCount,
     });
 }
 
@@ -390,14 +402,18 @@ export async function openY4mStream(
   const source = options.source ?? 'stdin';
   if (options.scale) throw new BadArgumentError(`${source}: scaling needs a file (ffmpeg reads it); scale before piping`);
   let started = false;
-  return sourceOf(source, async () => {
-    if (started) throw new BadArgumentError(`${source} is a stream: its frames can be read only once`);
-    started = true;
-    const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
-    return y4mPass(chunks, source, options.frameCount, options, async () => {
-      await chunks.return?.();
-    });
-  }, options);
+  return sourceOf(
+    source,
+    async () => {
+      if (started) throw new BadArgumentError(`${source} is a stream: its frames can be read only once`);
+      started = true;
+      const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+      return y4mPass(chunks, source, options.frameCount, options, async () => {
+        await chunks.return?.();
+      });
+    },
+    options,
+  );
 }
 
 // --- PNG sequences
@@ -412,8 +428,7 @@ function pngSize(bytes: Uint8Array, path: string): { width: number; height: numb
 
 function decodePng(bytes: Buffer, path: string): RgbFrame {
   const { width, height } = pngSize(bytes, path);
-  if (width === 0 || height === 0 || width > Y4M_LIMITS.maxDimension || height > Y4M_LIMITS.maxDimension ||
-    width * height > Y4M_LIMITS.maxPixels) {
+  if (width === 0 || height === 0 || width > Y4M_LIMITS.maxDimension || height > Y4M_LIMITS.maxDimension || width * height > Y4M_LIMITS.maxPixels) {
     throw new NervError('BAD_INPUT', `${path}: PNG size ${width}x${height} is out of range`);
   }
   let png;

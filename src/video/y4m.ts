@@ -8,15 +8,7 @@
 // unless the caller says otherwise or the file has our `XCOLORMATRIX=BT709` extension tag, which
 // nervkit writes and other tools ignore. `XCOLORRANGE=FULL|LIMITED` (written by ffmpeg) is honoured.
 import { NervError } from '../errors.ts';
-import {
-  chromaSize,
-  createYuvFrame,
-  rgbToYuv,
-  yuvToRgb,
-  type ChromaFormat,
-  type ColorOptions,
-  type YuvFrame,
-} from './color.ts';
+import { chromaSize, createYuvFrame, rgbToYuv, yuvToRgb, type ChromaFormat, type ColorOptions, type YuvFrame } from './color.ts';
 import { assertRgbFrame, type ColorRange, type ColorSpace, type RgbFrame, type VideoInfo } from './frame.ts';
 
 /** A Y4M stream that is malformed, truncated or in a format we do not read. Code BAD_INPUT. */
@@ -337,10 +329,7 @@ export function decodeY4m(bytes: Uint8Array, options: Y4mDecoderOptions & { sour
 }
 
 /** Decodes Y4M from any (async) stream of chunks, pulling a chunk only when a frame needs more bytes. */
-export async function* decodeY4mChunks(
-  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  options: Y4mDecoderOptions = {},
-): AsyncGenerator<RgbFrame> {
+export async function* decodeY4mChunks(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: Y4mDecoderOptions = {}): AsyncGenerator<RgbFrame> {
   const decoder = new Y4mDecoder(options);
   for await (const chunk of chunks) {
     decoder.push(chunk);
@@ -372,8 +361,14 @@ export class Y4mEncoder {
     private readonly info: Pick<VideoInfo, 'width' | 'height' | 'fps'> & Partial<Pick<VideoInfo, 'colorSpace' | 'colorRange'>>,
     options: Y4mWriteOptions = {},
   ) {
-    if (!Number.isInteger(info.width) || !Number.isInteger(info.height) || info.width <= 0 || info.height <= 0 ||
-      info.width > Y4M_LIMITS.maxDimension || info.height > Y4M_LIMITS.maxDimension) {
+    if (
+      !Number.isInteger(info.width) ||
+      !Number.isInteger(info.height) ||
+      info.width <= 0 ||
+      info.height <= 0 ||
+      info.width > Y4M_LIMITS.maxDimension ||
+      info.height > Y4M_LIMITS.maxDimension
+    ) {
       throw new NervError('BAD_ARGUMENT', `Y4M: cannot write a ${info.width}x${info.height} video`);
     }
     const { num, den } = info.fps;
@@ -386,15 +381,7 @@ export class Y4mEncoder {
       colorSpace: options.colorSpace ?? info.colorSpace ?? 'bt601',
       colorRange: options.colorRange ?? info.colorRange ?? 'limited',
     };
-    const tags = [
-      'YUV4MPEG2',
-      `W${info.width}`,
-      `H${info.height}`,
-      `F${num}:${den}`,
-      'Ip',
-      'A1:1',
-      CHROMA_HEADER[this.chroma],
-    ];
+    const tags = ['YUV4MPEG2', `W${info.width}`, `H${info.height}`, `F${num}:${den}`, 'Ip', 'A1:1', CHROMA_HEADER[this.chroma]];
     // ffmpeg rejects headers over 96 bytes, so only the non-default tags are written.
     if (this.color.colorRange === 'full') tags.push('XCOLORRANGE=FULL');
     if (this.color.colorSpace === 'bt709') tags.push('XCOLORMATRIX=BT709');
@@ -414,7 +401,10 @@ export class Y4mEncoder {
 
   frameYuv(yuv: YuvFrame): Uint8Array {
     if (yuv.width !== this.info.width || yuv.height !== this.info.height || yuv.chroma !== this.chroma) {
-      throw new NervError('BAD_ARGUMENT', `Y4M: frame is ${yuv.width}x${yuv.height} ${yuv.chroma}, the stream is ${this.info.width}x${this.info.height} ${this.chroma}`);
+      throw new NervError(
+        'BAD_ARGUMENT',
+        `Y4M: frame is ${yuv.width}x${yuv.height} ${yuv.chroma}, the stream is ${this.info.width}x${this.info.height} ${this.chroma}`,
+      );
     }
     const out = new Uint8Array(FRAME_LINE.length + yuv.y.length + yuv.u.length + yuv.v.length);
     out.set(FRAME_LINE, 0);

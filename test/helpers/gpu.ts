@@ -14,9 +14,11 @@ export function randomArray(length: number, seed: number, scale = 1): Float32Arr
   let state = seed >>> 0 || 1;
   const out = new Float32Array(length);
   for (let i = 0; i < length; i++) {
-    state ^= state << 13; state >>>= 0;
+    state ^= state << 13;
+    state >>>= 0;
     state ^= state >>> 17;
-    state ^= state << 5; state >>>= 0;
+    state ^= state << 5;
+    state >>>= 0;
     out[i] = ((state / 4294967296) * 2 - 1) * scale;
   }
   return out;

@@ -14,6 +14,8 @@ export const FFMPEG = ffmpeg;
 export const ffmpegTest = ffmpeg ? test : test.skip;
 
 /** Appended to an ffmpeg test's title: why it was skipped. */
-export const NEEDS_FFMPEG = ffmpeg ? ''
-  : UNIT_LANE ? ' [SKIPPED in the unit lane: needs ffmpeg]'
-  : ' [SKIPPED: ffmpeg is not on the PATH; apt-get install ffmpeg]';
+export const NEEDS_FFMPEG = ffmpeg
+  ? ''
+  : UNIT_LANE
+    ? ' [SKIPPED in the unit lane: needs ffmpeg]'
+    : ' [SKIPPED: ffmpeg is not on the PATH; apt-get install ffmpeg]';

@@ -43,7 +43,13 @@ export function syntheticNerv(options: SyntheticOptions = {}): SyntheticFile {
     let coded: QuantizedTensor[] | undefined;
     if (key || random() < 0.5) {
       const params = initialParameters(model, seed * 100 + k);
-      coded = specs.map((spec, i) => quantizeTensor(spec, params[i].map((v) => v + (random() - 0.5) * 0.1), 2 ** -(spec.role === 'arm' ? 6 : 8)));
+      coded = specs.map((spec, i) =>
+        quantizeTensor(
+          spec,
+          params[i].map((v) => v + (random() - 0.5) * 0.1),
+          2 ** -(spec.role === 'arm' ? 6 : 8),
+        ),
+      );
       current = coded;
     }
     // Latents that mostly repeat the previous frame's, as static video does.
@@ -60,8 +66,17 @@ export function syntheticNerv(options: SyntheticOptions = {}): SyntheticFile {
     latentsPerGroup.push(latents);
   }
   const header: NervHeader = {
-    width: model.width, height: model.height, frameCount, fps: { num: 30000, den: 1001 }, colorSpace: colour === 'rgb' ? 'srgb' : 'bt709',
-    colorRange: 'limited', groupSize, keyInterval, lambda: 2 ** -9, segment: { firstFrame: 0, videoFrames: frameCount }, model,
+    width: model.width,
+    height: model.height,
+    frameCount,
+    fps: { num: 30000, den: 1001 },
+    colorSpace: colour === 'rgb' ? 'srgb' : 'bt709',
+    colorRange: 'limited',
+    groupSize,
+    keyInterval,
+    lambda: 2 ** -9,
+    segment: { firstFrame: 0, videoFrames: frameCount },
+    model,
   };
   if (headerTensors(header).length !== specs.length) throw new Error('tensor list mismatch');
   return { bytes: writeNerv(header, groups), header, groups, tensors: tensorsPerGroup, latents: latentsPerGroup };

@@ -46,7 +46,10 @@ test('adamHyper builds the bias corrections and adamStep validates its buffers',
   t.deepEqual([...h], [...Float32Array.of(0.1, 0.5, 0.75, 1e-8, 1 / 0.75, 1 / (1 - 0.5625), 0, 1)]);
   t.throws(() => adamHyper({ lr: 0.1 }, 0), { instanceOf: NervError });
   const ctx = await testContext();
-  const a = ctx.buffer(8), b = ctx.buffer(8), c = ctx.buffer(8), d = ctx.buffer(8);
+  const a = ctx.buffer(8),
+    b = ctx.buffer(8),
+    c = ctx.buffer(8),
+    d = ctx.buffer(8);
   t.throws(() => adamStep(ctx, { count: 9 }, { param: a, grad: b, m: c, v: d, hyper: ctx.buffer(8) }), { instanceOf: NervError });
   t.throws(() => adamStep(ctx, { count: 8 }, { param: a, grad: a, m: c, v: d, hyper: ctx.buffer(8) }), { instanceOf: NervError });
   t.throws(() => adamStep(ctx, { count: 8 }, { param: a, grad: b, m: c, v: d, hyper: ctx.buffer(4) }), { instanceOf: NervError });

@@ -25,12 +25,19 @@ test('packed Adam matches the CPU twin: records summed in order, each tensor wit
   const hyper = plan.tensors.map((_, i) => adamHyper({ lr: 0.01 * (i + 1), weightDecay: i % 3 === 0 ? 0.1 : 0, gradScale: i % 2 ? 1 : 0.5 }, 1 + i));
   const state = { param: randomArray(layout.floats, 5), m: randomArray(layout.floats, 7, 0.1), v: randomArray(layout.floats, 9, 0.1).map(Math.abs) };
   const buffers = {
-    partial: ctx.upload(partial), hyper: ctx.buffer(8 * plan.tensors.length), param: ctx.upload(state.param), m: ctx.upload(state.m), v: ctx.upload(state.v),
+    partial: ctx.upload(partial),
+    hyper: ctx.buffer(8 * plan.tensors.length),
+    param: ctx.upload(state.param),
+    m: ctx.upload(state.m),
+    v: ctx.upload(state.v),
     tensorHyper: hyper.map((h) => ctx.upload(h)),
   };
   const expected = { param: state.param.slice(), m: state.m.slice(), v: state.v.slice() };
   const grad = adamPackedCpu(layout, sources, partial, expected, hyper);
-  t.true(grad.subarray(layout.offsets[3], layout.offsets[4]).every((g) => g === 0), 'the tensor no source covers gets no gradient');
+  t.true(
+    grad.subarray(layout.offsets[3], layout.offsets[4]).every((g) => g === 0),
+    'the tensor no source covers gets no gradient',
+  );
   ctx.run([adamPacked(ctx, layout, sources, buffers)]);
   assertClose(t, maxRelativeError(await ctx.read(buffers.m, layout.floats), expected.m), 1e-6, 'm');
   assertClose(t, maxRelativeError(await ctx.read(buffers.v, layout.floats), expected.v), 1e-6, 'v');
@@ -40,7 +47,16 @@ test('packed Adam matches the CPU twin: records summed in order, each tensor wit
 test('packed Adam rejects overlapping gradient sources', async (t) => {
   const ctx = await testContext();
   const layout = packedLayout(planModel(describeModel(8, 6, 2)).tensors);
-  const buffers = { partial: ctx.buffer(64), hyper: ctx.buffer(8 * layout.offsets.length), param: ctx.buffer(layout.floats), m: ctx.buffer(layout.floats), v: ctx.buffer(layout.floats) };
-  const sources = [{ firstVec4: 0, vec4s: 3, partialBase: 0, chunks: 1 }, { firstVec4: 2, vec4s: 2, partialBase: 3, chunks: 1 }];
+  const buffers = {
+    partial: ctx.buffer(64),
+    hyper: ctx.buffer(8 * layout.offsets.length),
+    param: ctx.buffer(layout.floats),
+    m: ctx.buffer(layout.floats),
+    v: ctx.buffer(layout.floats),
+  };
+  const sources = [
+    { firstVec4: 0, vec4s: 3, partialBase: 0, chunks: 1 },
+    { firstVec4: 2, vec4s: 2, partialBase: 3, chunks: 1 },
+  ];
   t.throws(() => adamPacked(ctx, layout, sources, buffers), { message: /overlap/ });
 });

@@ -22,8 +22,12 @@ interface Case {
 const RASTER: ArmDescription = {
   hidden: [5],
   taps: [
-    { from: 'current', dy: -1, dx: -1 }, { from: 'current', dy: -1, dx: 0 }, { from: 'current', dy: 0, dx: -1 },
-    { from: 'previous', dy: 1, dx: 1 }, { from: 'parent', dy: -1, dx: 1 }, { from: 'parent', dy: 0, dx: 0 },
+    { from: 'current', dy: -1, dx: -1 },
+    { from: 'current', dy: -1, dx: 0 },
+    { from: 'current', dy: 0, dx: -1 },
+    { from: 'previous', dy: 1, dx: 1 },
+    { from: 'parent', dy: -1, dx: 1 },
+    { from: 'parent', dy: 0, dx: 0 },
   ],
   schedule: 'raster',
 };
@@ -55,7 +59,11 @@ function parameters(model: ModelDescription, seed: number): Float32Array[] {
 }
 
 for (const c of CASES) {
-  for (const [first, previousValid] of [[1, false], [1, true], [2, true]] as const) {
+  for (const [first, previousValid] of [
+    [1, false],
+    [1, true],
+    [2, true],
+  ] as const) {
     test(`fused ARM step matches the CPU twin (${c.name}, first frame ${first}, previous ${previousValid ? 'valid' : 'missing'})`, async (t) => {
       const ctx = await testContext();
       const model = modelFor(c);
@@ -74,8 +82,11 @@ for (const c of CASES) {
       const dctx = ctx.buffer(step.latents * step.dctxVec4s * 4);
       const bits = ctx.buffer(step.chunks);
       const common = {
-        yhat: ctx.upload(latents), params: ctx.upload(packParameters(layout, params)), levels: levelsUniform(ctx, geom),
-        slot: ctx.upload(slotWords({ first, count: frames, previousValid })), rate: ctx.upload(Float32Array.of(scale, 0, 0, 0)),
+        yhat: ctx.upload(latents),
+        params: ctx.upload(packParameters(layout, params)),
+        levels: levelsUniform(ctx, geom),
+        slot: ctx.upload(slotWords({ first, count: frames, previousValid })),
+        rate: ctx.upload(Float32Array.of(scale, 0, 0, 0)),
       };
       const evaluateBits = ctx.buffer(step.chunks);
       ctx.run([

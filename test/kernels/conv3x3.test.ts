@@ -2,12 +2,7 @@ import test from 'ava';
 import { testContext, randomArray, maxRelativeError } from '../helpers/gpu.ts';
 import { finiteDifferenceError, probeIndices, dot, assertClose } from '../helpers/gradcheck.ts';
 import { conv3x3Forward, conv3x3BackwardInput, conv3x3BackwardParams } from '../../src/gpu/kernels/conv3x3.ts';
-import {
-  conv3x3ForwardCpu,
-  conv3x3BackwardInputCpu,
-  conv3x3BackwardParamsCpu,
-  type Conv3x3Shape,
-} from '../../src/cpu/conv3x3.ts';
+import { conv3x3ForwardCpu, conv3x3BackwardInputCpu, conv3x3BackwardParamsCpu, type Conv3x3Shape } from '../../src/cpu/conv3x3.ts';
 import { NervError } from '../../src/errors.ts';
 
 // Not multiples of the 8-pixel tile; channel counts on and off multiples of 4; a 1-pixel image.
@@ -35,9 +30,14 @@ for (const [index, shape] of SHAPES.entries()) {
     const ctx = await testContext();
     const data = inputs(shape, 10 + index * 7);
     const pixels = shape.n * shape.h * shape.w;
-    const x = ctx.upload(data.x), w = ctx.upload(data.w), b = ctx.upload(data.b), dy = ctx.upload(data.dy);
-    const y = ctx.buffer(pixels * shape.outC), dx = ctx.buffer(pixels * shape.inC);
-    const dw = ctx.buffer(9 * shape.inC * shape.outC), db = ctx.buffer(shape.outC);
+    const x = ctx.upload(data.x),
+      w = ctx.upload(data.w),
+      b = ctx.upload(data.b),
+      dy = ctx.upload(data.dy);
+    const y = ctx.buffer(pixels * shape.outC),
+      dx = ctx.buffer(pixels * shape.inC);
+    const dw = ctx.buffer(9 * shape.inC * shape.outC),
+      db = ctx.buffer(shape.outC);
     ctx.run([
       conv3x3Forward(ctx, shape, { x, w, b, y }),
       conv3x3BackwardInput(ctx, shape, { dy, w, dx }),
@@ -70,13 +70,15 @@ test('conv3x3 at the real size (32->32 channels, 2 frames) matches the CPU refer
   const ctx = await testContext();
   const data = inputs(shape, 5);
   const pixels = shape.n * shape.h * shape.w;
-  const x = ctx.upload(data.x), w = ctx.upload(data.w), b = ctx.upload(data.b), dy = ctx.upload(data.dy);
-  const y = ctx.buffer(pixels * 32), dx = ctx.buffer(pixels * 32), dw = ctx.buffer(9 * 32 * 32), db = ctx.buffer(32);
-  ctx.run([
-    conv3x3Forward(ctx, shape, { x, w, b, y }),
-    conv3x3BackwardInput(ctx, shape, { dy, w, dx }),
-    conv3x3BackwardParams(ctx, shape, { x, dy, dw, db }),
-  ]);
+  const x = ctx.upload(data.x),
+    w = ctx.upload(data.w),
+    b = ctx.upload(data.b),
+    dy = ctx.upload(data.dy);
+  const y = ctx.buffer(pixels * 32),
+    dx = ctx.buffer(pixels * 32),
+    dw = ctx.buffer(9 * 32 * 32),
+    db = ctx.buffer(32);
+  ctx.run([conv3x3Forward(ctx, shape, { x, w, b, y }), conv3x3BackwardInput(ctx, shape, { dy, w, dx }), conv3x3BackwardParams(ctx, shape, { x, dy, dw, db })]);
   const params = conv3x3BackwardParamsCpu(shape, data.x, data.dy);
   assertClose(t, maxRelativeError(await ctx.read(y, pixels * 32), conv3x3ForwardCpu(shape, data.x, data.w, data.b)), 1e-4, 'y');
   assertClose(t, maxRelativeError(await ctx.read(dx, pixels * 32), conv3x3BackwardInputCpu(shape, data.dy, data.w)), 1e-4, 'dx');
@@ -93,7 +95,8 @@ test('conv3x3 with weights in storage memory (used above 64 KiB) matches the CPU
   const ctx = await testContext();
   const data = inputs(shape, 8);
   const pixels = shape.n * shape.h * shape.w;
-  const y = ctx.buffer(pixels * 8), dx = ctx.buffer(pixels * 8);
+  const y = ctx.buffer(pixels * 8),
+    dx = ctx.buffer(pixels * 8);
   const w = ctx.upload(data.w);
   ctx.run([
     conv3x3Forward(ctx, shape, { x: ctx.upload(data.x), w, b: ctx.upload(data.b), y }, { storageWeights: true }),

@@ -32,11 +32,10 @@ for (const shape of SHAPES) {
     const expected = denseForwardCpu(x, w, b, shape);
     const y = ctx.buffer(shape.rows * shape.outC);
     const yStorage = ctx.buffer(shape.rows * shape.outC);
-    const bx = ctx.upload(x), bw = ctx.upload(w), bb = ctx.upload(b);
-    ctx.run([
-      denseForward(ctx, shape, { x: bx, w: bw, b: bb, y }),
-      denseForward(ctx, shape, { x: bx, w: bw, b: bb, y: yStorage }, { uniformWeights: false }),
-    ]);
+    const bx = ctx.upload(x),
+      bw = ctx.upload(w),
+      bb = ctx.upload(b);
+    ctx.run([denseForward(ctx, shape, { x: bx, w: bw, b: bb, y }), denseForward(ctx, shape, { x: bx, w: bw, b: bb, y: yStorage }, { uniformWeights: false })]);
     assertClose(t, maxRelativeError(await ctx.read(y, expected.length), expected), 1e-5, 'y');
     assertClose(t, maxRelativeError(await ctx.read(yStorage, expected.length), expected), 1e-5, 'y (storage weights)');
   });
@@ -46,16 +45,33 @@ for (const shape of SHAPES) {
     const r = randomArray(shape.rows * shape.outC, 99, 1);
     const { dx, dw, db } = denseBackwardCpu(x, w, r, shape);
     const loss = (xx: Float32Array, ww: Float32Array, bb: Float32Array) => dot(denseForwardCpu(xx, ww, bb, shape), r);
-    assertClose(t, finiteDifferenceError((v) => loss(v, w, b), x, dx, probeIndices(x.length)), 2e-2, 'dx');
-    assertClose(t, finiteDifferenceError((v) => loss(x, v, b), w, dw, probeIndices(w.length)), 2e-2, 'dw');
-    assertClose(t, finiteDifferenceError((v) => loss(x, w, v), b, db, probeIndices(b.length)), 2e-2, 'db');
+    assertClose(
+      t,
+      finiteDifferenceError((v) => loss(v, w, b), x, dx, probeIndices(x.length)),
+      2e-2,
+      'dx',
+    );
+    assertClose(
+      t,
+      finiteDifferenceError((v) => loss(x, v, b), w, dw, probeIndices(w.length)),
+      2e-2,
+      'dw',
+    );
+    assertClose(
+      t,
+      finiteDifferenceError((v) => loss(x, w, v), b, db, probeIndices(b.length)),
+      2e-2,
+      'db',
+    );
   });
 
   test(`dense WGSL backward matches the CPU backward (${name})`, async (t) => {
     const ctx = await testContext();
     const { x, w, dy } = inputs(shape, 31);
     const expected = denseBackwardCpu(x, w, dy, shape);
-    const bx = ctx.upload(x), bw = ctx.upload(w), bdy = ctx.upload(dy);
+    const bx = ctx.upload(x),
+      bw = ctx.upload(w),
+      bdy = ctx.upload(dy);
     // Filled with garbage: gradients must be overwritten, not accumulated.
     const dx = ctx.upload(randomArray(shape.rows * shape.inC, 5, 9));
     const dw = ctx.upload(randomArray(shape.inC * shape.outC, 6, 9));

@@ -48,17 +48,29 @@ const CASES: { name: string; model: () => ModelDescription; slotFrames: number; 
   { name: '13x9, 3 frames in slots of 2 and 1, default model, key group', model: () => describeModel(13, 9, 3), slotFrames: 2, previous: false },
   {
     name: '7x5 rgb, 2 frames, raster context, wider head, predicted group',
-    model: () => describeModel(7, 5, 2, {
-      colour: 'rgb',
-      overrides: {
-        levels: 3,
-        synthesis: [{ op: 'dense', out: 5, act: 'relu' }, { op: 'dense', out: 4, act: 'leaky' }, { op: 'conv3', out: 2, act: 'leaky' }, { op: 'conv3', out: 3, act: 'none' }],
-        arm: {
-          hidden: [6], schedule: 'raster',
-          taps: [{ from: 'current', dy: 0, dx: -1 }, { from: 'current', dy: -1, dx: 1 }, { from: 'previous', dy: 0, dx: 0 }, { from: 'parent', dy: 0, dx: 0 }],
+    model: () =>
+      describeModel(7, 5, 2, {
+        colour: 'rgb',
+        overrides: {
+          levels: 3,
+          synthesis: [
+            { op: 'dense', out: 5, act: 'relu' },
+            { op: 'dense', out: 4, act: 'leaky' },
+            { op: 'conv3', out: 2, act: 'leaky' },
+            { op: 'conv3', out: 3, act: 'none' },
+          ],
+          arm: {
+            hidden: [6],
+            schedule: 'raster',
+            taps: [
+              { from: 'current', dy: 0, dx: -1 },
+              { from: 'current', dy: -1, dx: 1 },
+              { from: 'previous', dy: 0, dx: 0 },
+              { from: 'parent', dy: 0, dx: 0 },
+            ],
+          },
         },
-      },
-    }),
+      }),
     slotFrames: 2,
     previous: true,
   },
@@ -70,11 +82,13 @@ for (const c of CASES) {
     const model = c.model();
     const generic = await train(ctx, model, c.slotFrames, 'generic', c.previous);
     const fused = await train(ctx, model, c.slotFrames, 'fused', c.previous);
-    generic.stats.forEach((row, step) => row.forEach((g, s) => {
-      const f = fused.stats[step][s];
-      t.true(Math.abs(f.distortion - g.distortion) <= 1e-4 * g.distortion, `step ${step} slot ${s}: distortion ${f.distortion} vs ${g.distortion}`);
-      t.true(Math.abs(f.bits - g.bits) <= 1e-4 * g.bits + 1e-3, `step ${step} slot ${s}: bits ${f.bits} vs ${g.bits}`);
-    }));
+    generic.stats.forEach((row, step) =>
+      row.forEach((g, s) => {
+        const f = fused.stats[step][s];
+        t.true(Math.abs(f.distortion - g.distortion) <= 1e-4 * g.distortion, `step ${step} slot ${s}: distortion ${f.distortion} vs ${g.distortion}`);
+        t.true(Math.abs(f.bits - g.bits) <= 1e-4 * g.bits + 1e-3, `step ${step} slot ${s}: bits ${f.bits} vs ${g.bits}`);
+      }),
+    );
     assertClose(t, maxRelativeError(fused.latents, generic.latents), 1e-4, 'latents');
     const tensors = modelTensors(model);
     generic.params.forEach((p, i) => assertClose(t, maxRelativeError(fused.params[i], p), 1e-4, tensors[i].name));
@@ -98,7 +112,15 @@ test('the fused renderer draws what the generic one does', async (t) => {
 
 test('models the fused kernels do not cover fall back to the generic ones', async (t) => {
   const ctx = await testContext();
-  const model = describeModel(8, 6, 2, { overrides: { synthesis: [{ op: 'dense', out: 8, act: 'relu' }, { op: 'conv3', out: 6, act: 'relu' }, { op: 'conv3', out: 3, act: 'none' }] } });
+  const model = describeModel(8, 6, 2, {
+    overrides: {
+      synthesis: [
+        { op: 'dense', out: 8, act: 'relu' },
+        { op: 'conv3', out: 6, act: 'relu' },
+        { op: 'conv3', out: 3, act: 'none' },
+      ],
+    },
+  });
   const graph = new GroupGraph(ctx, model, 2, 2);
   t.is(graph.composition, 'generic');
   t.regex(graph.fallback ?? '', /more than 4 channels/);

@@ -28,8 +28,11 @@ const SPECS: { name: string; spec: ContextSpec }[] = [
     name: 'raster',
     spec: {
       taps: [
-        { from: 'current', dy: -1, dx: -1 }, { from: 'current', dy: 0, dx: -2 }, { from: 'previous', dy: 1, dx: 1 },
-        { from: 'parent', dy: -1, dx: 1 }, { from: 'parent', dy: 0, dx: 0 },
+        { from: 'current', dy: -1, dx: -1 },
+        { from: 'current', dy: 0, dx: -2 },
+        { from: 'previous', dy: 1, dx: 1 },
+        { from: 'parent', dy: -1, dx: 1 },
+        { from: 'parent', dy: 0, dx: 0 },
       ],
       schedule: 'raster',
     },
@@ -51,7 +54,9 @@ for (const { name, geom } of GEOMETRIES) {
         const dctx = Float32Array.from({ length: n * D }, (_, e) => (e % D < T ? dctxRows[Math.floor(e / D) * DV * 4 + (e % D)] : 0));
         const dRate = Float32Array.from({ length: n }, (_, i) => dctxRows[i * DV * 4 + T]);
         const slope = randomArray(n, 7, 2);
-        const y = randomArray(n, 11, 4), m = randomArray(n, 13, 0.1), v = randomArray(n, 17, 0.1).map(Math.abs);
+        const y = randomArray(n, 11, 4),
+          m = randomArray(n, 13, 0.1),
+          v = randomArray(n, 17, 0.1).map(Math.abs);
         const hyper = adamHyper({ lr: 0.05 }, 3);
         const state = { y: y.slice(), m: m.slice(), v: v.slice(), hyper };
         latentStepCpu(geom, spec, frames, { dFeatures, dctx, dRate, slope }, state);
@@ -60,8 +65,13 @@ for (const { name, geom } of GEOMETRIES) {
         const rows = rowSumsCpu(geom, frames, dFeatures);
         t.is(rows.length, rowSumLayout(geom, frames).floats);
         const buffers = {
-          dRows: ctx.upload(rows), dctx: ctx.upload(dctxRows), slope: ctx.upload(slope),
-          hyper: ctx.upload(hyper), y: ctx.upload(y), m: ctx.upload(m), v: ctx.upload(v),
+          dRows: ctx.upload(rows),
+          dctx: ctx.upload(dctxRows),
+          slope: ctx.upload(slope),
+          hyper: ctx.upload(hyper),
+          y: ctx.upload(y),
+          m: ctx.upload(m),
+          v: ctx.upload(v),
         };
         ctx.run([latentStep(ctx, geom, spec, frames, buffers)]);
         assertClose(t, maxRelativeError(await ctx.read(buffers.m, n), state.m), 1e-5, 'm (the gradient)');

@@ -2,12 +2,34 @@ import test from 'ava';
 import { testContext, randomArray, maxRelativeError } from '../helpers/gpu.ts';
 import { finiteDifferenceError, probeIndices, dot, assertClose } from '../helpers/gradcheck.ts';
 import {
-  armContextBackwardCpu, armContextCpu, colourLossCpu, laplaceBits, latentGeometry, latentQuantizeCpu, latentRateCpu,
-  softRound, softRoundSlope, upsampleLatentsBackwardCpu, upsampleLatentsCpu, type ContextSpec, type LatentGeometry, type QuantizeSettings,
+  armContextBackwardCpu,
+  armContextCpu,
+  colourLossCpu,
+  laplaceBits,
+  latentGeometry,
+  latentQuantizeCpu,
+  latentRateCpu,
+  softRound,
+  softRoundSlope,
+  upsampleLatentsBackwardCpu,
+  upsampleLatentsCpu,
+  type ContextSpec,
+  type LatentGeometry,
+  type QuantizeSettings,
 } from '../../src/cpu/latents.ts';
 import {
-  armContext, colourLoss, latentGradient, latentQuantize, latentRate, latentUpsample, latentUpsampleBackward,
-  levelsUniform, quantizeWords, slotWords, tapsUniform, targetFloatsPerFrame,
+  armContext,
+  colourLoss,
+  latentGradient,
+  latentQuantize,
+  latentRate,
+  latentUpsample,
+  latentUpsampleBackward,
+  levelsUniform,
+  quantizeWords,
+  slotWords,
+  tapsUniform,
+  targetFloatsPerFrame,
 } from '../../src/gpu/kernels/latents.ts';
 import { latentLevels, PROFILES, type ContextTap } from '../../src/nn/model.ts';
 
@@ -28,8 +50,12 @@ const SPECS: { name: string; spec: ContextSpec }[] = [
     name: 'raster',
     spec: {
       taps: [
-        { from: 'current', dy: -1, dx: -1 }, { from: 'current', dy: -1, dx: 0 }, { from: 'current', dy: 0, dx: -1 },
-        { from: 'previous', dy: 1, dx: 1 }, { from: 'parent', dy: -1, dx: 1 }, { from: 'parent', dy: 0, dx: 0 },
+        { from: 'current', dy: -1, dx: -1 },
+        { from: 'current', dy: -1, dx: 0 },
+        { from: 'current', dy: 0, dx: -1 },
+        { from: 'previous', dy: 1, dx: 1 },
+        { from: 'parent', dy: -1, dx: 1 },
+        { from: 'parent', dy: 0, dx: 0 },
       ] satisfies ContextTap[],
       schedule: 'raster',
     },
@@ -85,14 +111,24 @@ for (const { name, geom } of GEOMETRIES) {
         const taps = tapsUniform(ctx, spec);
         const slot = ctx.upload(slotWords({ first: 1, count: frames, previousValid }));
         const context = ctx.buffer(n * D);
-        const dDistortion = randomArray(n, 29), dRate = randomArray(n, 31), slope = randomArray(n, 37);
-        const dctxA = randomArray(n * D, 41), dctxB = randomArray(n * D, 43);
+        const dDistortion = randomArray(n, 29),
+          dRate = randomArray(n, 31),
+          slope = randomArray(n, 37);
+        const dctxA = randomArray(n * D, 41),
+          dctxB = randomArray(n * D, 43);
         const grad = ctx.upload(randomArray(n, 47, 5));
         ctx.run([
           armContext(ctx, geom, spec, frames, { latents: ctx.upload(latents), levels, taps, slot, context }),
           latentGradient(ctx, geom, spec, frames, {
-            dDistortion: ctx.upload(dDistortion), dRate: ctx.upload(dRate), dctxA: ctx.upload(dctxA), dctxB: ctx.upload(dctxB),
-            slope: ctx.upload(slope), levels, taps, slot, grad,
+            dDistortion: ctx.upload(dDistortion),
+            dRate: ctx.upload(dRate),
+            dctxA: ctx.upload(dctxA),
+            dctxB: ctx.upload(dctxB),
+            slope: ctx.upload(slope),
+            levels,
+            taps,
+            slot,
+            grad,
           }),
         ]);
         t.deepEqual(Array.from(await ctx.read(context, expected.length)), Array.from(expected), 'context rows are exact copies');
@@ -133,13 +169,25 @@ test('latent rate matches the CPU reference, and its gradients match finite diff
   const scale = 0.37;
   const expected = latentRateCpu(yhat, mlp, linear, scale);
   const stats = ctx.buffer(4);
-  const dOut = ctx.buffer(2 * n), dRate = ctx.buffer(n);
+  const dOut = ctx.buffer(2 * n),
+    dRate = ctx.buffer(n);
   ctx.run([
-    latentRate(ctx, geom, frames, {
-      yhat: ctx.upload(latents), mlp: ctx.upload(mlp), linear: ctx.upload(linear),
-      slot: ctx.upload(slotWords({ first: 1, count: frames, previousValid: true })), rate: ctx.upload(Float32Array.of(scale, 0, 0, 0)),
-      dOut, dRate, stats,
-    }, 2),
+    latentRate(
+      ctx,
+      geom,
+      frames,
+      {
+        yhat: ctx.upload(latents),
+        mlp: ctx.upload(mlp),
+        linear: ctx.upload(linear),
+        slot: ctx.upload(slotWords({ first: 1, count: frames, previousValid: true })),
+        rate: ctx.upload(Float32Array.of(scale, 0, 0, 0)),
+        dOut,
+        dRate,
+        stats,
+      },
+      2,
+    ),
   ]);
   const bits = (await ctx.read(stats, 3))[2];
   t.true(Math.abs(bits - expected.bits) / expected.bits < 1e-4, `bits ${bits} vs ${expected.bits}`);
@@ -147,20 +195,47 @@ test('latent rate matches the CPU reference, and its gradients match finite diff
   assertClose(t, maxRelativeError(await ctx.read(dRate, n), expected.dyhat), 1e-3, 'dRate');
 
   // Finite differences of the bits of one latent in each regime: far tail, near the centre bin.
-  for (const [x, mu, logScale] of [[3.2, 0.4, 0.3], [0.2, 0.1, -1.2], [-0.3, 0.05, 1.7], [-6, 1.5, 1]]) {
+  for (const [x, mu, logScale] of [
+    [3.2, 0.4, 0.3],
+    [0.2, 0.1, -1.2],
+    [-0.3, 0.05, 1.7],
+    [-6, 1.5, 1],
+  ]) {
     const e = 1e-4;
     const analytic = laplaceBits(x, mu, logScale);
     const numeric = (f: (d: number) => number) => (f(e) - f(-e)) / (2 * e);
     const close = (a: number, b: number) => Math.abs(a - b) <= 1e-3 * (1 + Math.abs(b));
-    t.true(close(analytic.dx, numeric((d) => laplaceBits(x + d, mu, logScale).bits)), `dx at ${x}`);
-    t.true(close(analytic.dMu, numeric((d) => laplaceBits(x, mu + d, logScale).bits)), `dMu at ${x}`);
-    t.true(close(analytic.dLogScale, numeric((d) => laplaceBits(x, mu, logScale + d).bits)), `dLogScale at ${x}`);
+    t.true(
+      close(
+        analytic.dx,
+        numeric((d) => laplaceBits(x + d, mu, logScale).bits),
+      ),
+      `dx at ${x}`,
+    );
+    t.true(
+      close(
+        analytic.dMu,
+        numeric((d) => laplaceBits(x, mu + d, logScale).bits),
+      ),
+      `dMu at ${x}`,
+    );
+    t.true(
+      close(
+        analytic.dLogScale,
+        numeric((d) => laplaceBits(x, mu, logScale + d).bits),
+      ),
+      `dLogScale at ${x}`,
+    );
   }
 });
 
 test('the Laplace bin probabilities of the rate sum to one', (t) => {
   // Bins below the probability floor are billed 16 bits; the others must hold (almost) all the mass.
-  for (const [mu, logScale] of [[0.3, -3], [2.7, 0.5], [-1.2, 3]]) {
+  for (const [mu, logScale] of [
+    [0.3, -3],
+    [2.7, 0.5],
+    [-1.2, 3],
+  ]) {
     let total = 0;
     for (let x = -2000; x <= 2000; x++) {
       const bits = laplaceBits(x, mu, logScale).bits;
@@ -183,15 +258,25 @@ for (const mode of ['soft', 'ste', 'hard'] as const) {
     const slope = ctx.buffer(n);
     ctx.run([
       latentQuantize(ctx, geom, frames, {
-        y: ctx.upload(latents.subarray(geom.perFrame)), settings: ctx.upload(new Uint32Array(quantizeWords(settings))),
-        slot: ctx.upload(slotWords({ first: 1, count: frames, previousValid: true })), yhat, slope,
+        y: ctx.upload(latents.subarray(geom.perFrame)),
+        settings: ctx.upload(new Uint32Array(quantizeWords(settings))),
+        slot: ctx.upload(slotWords({ first: 1, count: frames, previousValid: true })),
+        yhat,
+        slope,
       }),
     ]);
     const all = await ctx.read(yhat, latents.length);
-    t.true(all.subarray(0, geom.perFrame).every((v) => v === 0), 'frame 0 (context) untouched');
+    t.true(
+      all.subarray(0, geom.perFrame).every((v) => v === 0),
+      'frame 0 (context) untouched',
+    );
     assertClose(t, maxRelativeError(all.subarray(geom.perFrame), expected.yhat), 1e-4, 'yhat');
     assertClose(t, maxRelativeError(await ctx.read(slope, n), expected.slope), 1e-3, 'slope');
-    if (mode !== 'soft') t.true(expected.yhat.every((v) => Number.isInteger(v)), 'hard symbols are integers');
+    if (mode !== 'soft')
+      t.true(
+        expected.yhat.every((v) => Number.isInteger(v)),
+        'hard symbols are integers',
+      );
   });
 }
 
@@ -208,7 +293,11 @@ test('soft rounding: slope matches finite differences, integers are fixed points
 });
 
 for (const colour of ['yuv420', 'rgb'] as const) {
-  for (const [width, height] of [[7, 5], [4, 6], [1, 1]]) {
+  for (const [width, height] of [
+    [7, 5],
+    [4, 6],
+    [1, 1],
+  ]) {
     test(`${colour} loss matches the CPU reference and finite differences (${width}x${height})`, async (t) => {
       const ctx = await testContext();
       const frames = 2;
@@ -227,4 +316,3 @@ for (const colour of ['yuv420', 'rgb'] as const) {
     });
   }
 }
-

@@ -5,10 +5,24 @@ import { testContext, randomArray, maxRelativeError } from '../helpers/gpu.ts';
 import { assertClose, finiteDifferenceError, probeIndices } from '../helpers/gradcheck.ts';
 import { colourLossCpu, latentGeometry, type LatentGeometry } from '../../src/cpu/latents.ts';
 import {
-  fromVec4Pixels, rowSumsCpu, sumRecordsCpu, synthesisConvBackwardCpu, synthesisConvCpu, synthesisHeadBackwardCpu, synthesisHeadCpu,
+  fromVec4Pixels,
+  rowSumsCpu,
+  sumRecordsCpu,
+  synthesisConvBackwardCpu,
+  synthesisConvCpu,
+  synthesisHeadBackwardCpu,
+  synthesisHeadCpu,
 } from '../../src/cpu/fused.ts';
 import {
-  convBackwardChunks, convLossTotal, convTiles, fusedSynthesisPlan, headBackwardPlan, synthesisConv, synthesisConvBackward, synthesisHead, synthesisHeadBackward,
+  convBackwardChunks,
+  convLossTotal,
+  convTiles,
+  fusedSynthesisPlan,
+  headBackwardPlan,
+  synthesisConv,
+  synthesisConvBackward,
+  synthesisHead,
+  synthesisHeadBackward,
   type FusedSynthesisPlan,
 } from '../../src/gpu/kernels/synthesis_fused.ts';
 import { rowSumLayout } from '../../src/gpu/kernels/latent_step.ts';
@@ -51,7 +65,15 @@ function modelFor(c: Case): ModelDescription {
 const name = (c: Case) => `${c.width}x${c.height}, ${c.levels} levels, ${c.colour}${c.synthesis ? ', head 5-4 ReLU, 3x3 4->2 ReLU -> 3' : ''}`;
 
 /** The whole synthesis on the CPU twins: forward, loss and every gradient. */
-function cpuChain(synth: FusedSynthesisPlan, params: Float32Array[], geom: LatentGeometry, latents: Float32Array, frames: number, colour: 'yuv420' | 'rgb', targets: Float32Array) {
+function cpuChain(
+  synth: FusedSynthesisPlan,
+  params: Float32Array[],
+  geom: LatentGeometry,
+  latents: Float32Array,
+  frames: number,
+  colour: 'yuv420' | 'rgb',
+  targets: Float32Array,
+) {
   const shape = { frames, width: geom.width, height: geom.height };
   const head = synthesisHeadCpu(synth.head, params, geom, latents, 1, frames);
   const acts = [head.out];
@@ -74,7 +96,13 @@ function cpuChain(synth: FusedSynthesisPlan, params: Float32Array[], geom: Laten
   return { features: head.features, acts, loss: loss.loss, dOut: loss.grad, dxs, dFeatures: headBack.dFeatures, grads };
 }
 
-function recordGrads(layout: PackedParameters, partial: Float32Array, base: number, range: { firstVec4: number; vec4s: number }, chunks: number): Float32Array[] {
+function recordGrads(
+  layout: PackedParameters,
+  partial: Float32Array,
+  base: number,
+  range: { firstVec4: number; vec4s: number },
+  chunks: number,
+): Float32Array[] {
   const full = new Float32Array(layout.floats);
   full.set(sumRecordsCpu(partial, base * 4, chunks, range.vec4s * 4), range.firstVec4 * 4);
   return unpackParameters(layout, full);
@@ -117,7 +145,14 @@ for (const c of CASES) {
       programs.push(synthesisConv(ctx, layout, layer, shape, { input: acts[k], params: paramBuffer }, { kind: 'store', out: acts[k + 1] }));
     });
     programs.push(
-      synthesisConv(ctx, layout, last, shape, { input: lastIn, params: paramBuffer }, { kind: 'loss', colour: c.colour, targets: ctx.upload(targets), grad: dOut, partial: lossPartial }),
+      synthesisConv(
+        ctx,
+        layout,
+        last,
+        shape,
+        { input: lastIn, params: paramBuffer },
+        { kind: 'loss', colour: c.colour, targets: ctx.upload(targets), grad: dOut, partial: lossPartial },
+      ),
       convLossTotal(ctx, shape, lossPartial, stats, 1),
       synthesisConv(ctx, layout, last, shape, { input: lastIn, params: paramBuffer }, { kind: 'output', out: output }),
     );
@@ -131,9 +166,23 @@ for (const c of CASES) {
       const producer = k === 0 ? synth.head.at(-1)! : synth.convs[k - 1];
       const range = packedRange(layout, [layer.weight, layer.bias]);
       const chunks = convBackwardChunks(frames, c.height);
-      programs.push(synthesisConvBackward(ctx, layout, layer, shape, producer.act, {
-        dy: k === synth.convs.length - 1 ? dOut : dxs[k + 1], input: acts[k], params: paramBuffer, dx: dxs[k], partial,
-      }, base));
+      programs.push(
+        synthesisConvBackward(
+          ctx,
+          layout,
+          layer,
+          shape,
+          producer.act,
+          {
+            dy: k === synth.convs.length - 1 ? dOut : dxs[k + 1],
+            input: acts[k],
+            params: paramBuffer,
+            dx: dxs[k],
+            partial,
+          },
+          base,
+        ),
+      );
       records.push({ range, base, chunks });
       base += chunks * range.vec4s;
     }
@@ -162,7 +211,10 @@ for (const c of CASES) {
     const rows = await ctx.read(dRows, rowSumLayout(geom, frames).floats);
     assertClose(t, maxRelativeError(rows, rowSumsCpu(geom, frames, want.dFeatures)), 1e-4, 'd features summed along x');
     const all = await ctx.read(partial, base * 4);
-    t.true(all.subarray(0, 8).every((v) => v === 0), 'nothing written before the records');
+    t.true(
+      all.subarray(0, 8).every((v) => v === 0),
+      'nothing written before the records',
+    );
     for (const r of records) {
       const got = recordGrads(layout, all, r.base, r.range, r.chunks);
       for (const [index, expected] of want.grads) {

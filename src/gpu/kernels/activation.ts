@@ -34,13 +34,20 @@ export function requireVec4Buffer(kernel: string, name: string, buffer: GPUBuffe
 function constants(ctx: GpuContext, kernel: string, shape: ActivationShape) {
   if (!shape) throw new NervError('BAD_ARGUMENT', `${kernel}: missing shape`);
   requirePositiveIntegers(kernel, { count: shape.count });
-  if (shape.kind !== 'relu' && shape.kind !== 'leaky' && shape.kind !== 'cappedRelu') throw new NervError('BAD_ARGUMENT', `${kernel}: unknown activation ${String(shape.kind)}`);
+  if (shape.kind !== 'relu' && shape.kind !== 'leaky' && shape.kind !== 'cappedRelu')
+    throw new NervError('BAD_ARGUMENT', `${kernel}: unknown activation ${String(shape.kind)}`);
   const grid = vec4Grid(ctx, shape.count);
   const ceiling = activationCeiling(shape.kind, ARM_HIDDEN_MAX);
   return {
     grid,
     // WGSL override values must be finite: a ceiling beyond any f32 activation stands for none.
-    constants: { CEILING: Number.isFinite(ceiling) ? ceiling : 3.0e38, SLOPE: activationSlope(shape.kind), VEC_COUNT: grid.vecCount, TAIL: grid.tail, GRID_X: grid.gridX },
+    constants: {
+      CEILING: Number.isFinite(ceiling) ? ceiling : 3.0e38,
+      SLOPE: activationSlope(shape.kind),
+      VEC_COUNT: grid.vecCount,
+      TAIL: grid.tail,
+      GRID_X: grid.gridX,
+    },
   };
 }
 
@@ -55,11 +62,7 @@ export function activationForward(ctx: GpuContext, shape: ActivationShape, buffe
 }
 
 /** dx = dy * f'(x), with x the pre-activation input of the forward pass. */
-export function activationBackward(
-  ctx: GpuContext,
-  shape: ActivationShape,
-  buffers: { x: GPUBuffer; dy: GPUBuffer; dx: GPUBuffer },
-): GpuProgram {
+export function activationBackward(ctx: GpuContext, shape: ActivationShape, buffers: { x: GPUBuffer; dy: GPUBuffer; dx: GPUBuffer }): GpuProgram {
   const kernel = 'activationBackward';
   const { grid, constants: c } = constants(ctx, kernel, shape);
   requireVec4Buffer(kernel, 'x', buffers.x, shape.count);

@@ -39,13 +39,17 @@ export function adamPacked(
   const end = Math.max(0, ...sources.map((s) => s.partialBase + s.chunks * s.vec4s));
   requireBufferFloats(kernel, 'partial', buffers.partial, end * 4);
   if (buffers.tensorHyper && buffers.tensorHyper.length !== tensors) throw new NervError('BAD_ARGUMENT', `${kernel}: one hyper buffer per tensor`);
-  const gather = sources.map((s, i) =>
-    `  ${i > 0 ? 'else ' : ''}if ((q >= ${s.firstVec4}u) & (q < ${s.firstVec4 + s.vec4s}u)) {\n` +
-    `    for (var c = 0u; c < ${s.chunks}u; c++) { g += partial[${s.partialBase}u + c * ${s.vec4s}u + q - ${s.firstVec4}u]; }\n  }`,
+  const gather = sources.map(
+    (s, i) =>
+      `  ${i > 0 ? 'else ' : ''}if ((q >= ${s.firstVec4}u) & (q < ${s.firstVec4 + s.vec4s}u)) {\n` +
+      `    for (var c = 0u; c < ${s.chunks}u; c++) { g += partial[${s.partialBase}u + c * ${s.vec4s}u + q - ${s.firstVec4}u]; }\n  }`,
   );
   const tensor = layout.offsets.map((offset, i) => (i === 0 ? '' : `  t = select(t, ${i}u, q >= ${offset / 4}u);`)).filter(Boolean);
   const grid = invocationGrid(ctx, vec4s);
-  const pipeline = ctx.pipeline('adam_packed', { TENSORS: tensors, GATHER: gather.join('\n'), TENSOR: tensor.join('\n') }, 'main', { VEC4S: vec4s, GRID_X: grid.gridX });
+  const pipeline = ctx.pipeline('adam_packed', { TENSORS: tensors, GATHER: gather.join('\n'), TENSOR: tensor.join('\n') }, 'main', {
+    VEC4S: vec4s,
+    GRID_X: grid.gridX,
+  });
   const program = ctx.dispatch(pipeline, [buffers.partial, buffers.hyper, buffers.param, buffers.m, buffers.v], grid.workgroups);
   const copies = buffers.tensorHyper;
   if (!copies) return program;

@@ -34,8 +34,13 @@ export function armFixedPoint(
   requireBufferFloats(kernel, 'out', buffers.out, rows * 2);
   const grid = invocationGrid(ctx, rows);
   const pipeline = ctx.pipeline('arm_fixed', {}, 'main', {
-    ROWS: rows, INPUTS: packed.inputs, LAYERS: packed.layers.length, LINEAR: packed.linear,
-    HIDDEN_CEILING: ARM_HIDDEN_MAX << ARM_FRACTION_BITS, LOG_SCALE_SHIFT: ARM_LOG_SCALE_SHIFT << ARM_FRACTION_BITS, GRID_X: grid.gridX,
+    ROWS: rows,
+    INPUTS: packed.inputs,
+    LAYERS: packed.layers.length,
+    LINEAR: packed.linear,
+    HIDDEN_CEILING: ARM_HIDDEN_MAX << ARM_FRACTION_BITS,
+    LOG_SCALE_SHIFT: ARM_LOG_SCALE_SHIFT << ARM_FRACTION_BITS,
+    GRID_X: grid.gridX,
   });
   return ctx.dispatch(pipeline, [buffers.context, model.params, model.layers, buffers.out], grid.workgroups);
 }

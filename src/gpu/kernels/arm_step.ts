@@ -49,8 +49,14 @@ function tapSource(spec: ContextSpec): { gather: string; anchor: string } {
   spec.taps.forEach((tap, k) => {
     const parent = tap.from === 'parent';
     const [y, x, h, w, at] = parent ? ['py', 'px', 'ph', 'pw', 'pAt'] : ['iy', 'ix', 'h', 'w', 'at'];
-    const rowOk = once(`${parent ? 'p' : ''}ry${offsetName(tap.dy)}`, `    let ${parent ? 'p' : ''}ry${offsetName(tap.dy)} = u32(${y} + ${tap.dy}) < u32(${h});`);
-    const colOk = once(`${parent ? 'p' : ''}rx${offsetName(tap.dx)}`, `    let ${parent ? 'p' : ''}rx${offsetName(tap.dx)} = u32(${x} + ${tap.dx}) < u32(${w});`);
+    const rowOk = once(
+      `${parent ? 'p' : ''}ry${offsetName(tap.dy)}`,
+      `    let ${parent ? 'p' : ''}ry${offsetName(tap.dy)} = u32(${y} + ${tap.dy}) < u32(${h});`,
+    );
+    const colOk = once(
+      `${parent ? 'p' : ''}rx${offsetName(tap.dx)}`,
+      `    let ${parent ? 'p' : ''}rx${offsetName(tap.dx)} = u32(${x} + ${tap.dx}) < u32(${w});`,
+    );
     const cond = tap.from === 'current' ? (spec.schedule === 'checkerboard' ? '!anchor' : 'true') : tap.from === 'previous' ? '!noPrevious' : 'hasParent';
     const base = tap.from === 'current' ? 'cur' : tap.from === 'previous' ? 'prev' : 'par';
     const index = `${base} + u32(${at} + ${tap.dy} * ${w} + ${tap.dx})`;
@@ -174,7 +180,8 @@ export function armStep(
   requireBufferFloats(kernel, 'yhat', buffers.yhat, (first + step.frames) * geom.perFrame);
   requireBufferFloats(kernel, 'params', buffers.params, layout.floats);
   requireBufferFloats(kernel, 'bits', buffers.bits, step.chunks);
-  if (layout.floats * 4 > ctx.device.limits.maxUniformBufferBindingSize) throw new NervError('BAD_ARGUMENT', `${kernel}: parameters exceed the uniform binding limit`);
+  if (layout.floats * 4 > ctx.device.limits.maxUniformBufferBindingSize)
+    throw new NervError('BAD_ARGUMENT', `${kernel}: parameters exceed the uniform binding limit`);
   const bound = [buffers.yhat, buffers.params, buffers.levels, buffers.slot, buffers.bits];
   if (train) {
     if (!buffers.dctx || !buffers.partial) throw new NervError('BAD_ARGUMENT', `${kernel}: training needs dctx and partial buffers`);
@@ -185,8 +192,15 @@ export function armStep(
   const grid = invocationGrid(ctx, step.chunks);
   const source = armStepSource(plan, layout, spec, train, step.vec4s, step.firstVec4);
   const constants: Record<string, number> = {
-    PER_FRAME: geom.perFrame, LEVELS: geom.levels.length, FRAMES: step.frames, CHUNK: ARM_CHUNK, CHUNKS: step.chunks, GRID_X: grid.gridX,
-    LOG_SCALE_SHIFT: ARM_LOG_SCALE_SHIFT, LOG_SCALE_MIN, LOG_SCALE_MAX,
+    PER_FRAME: geom.perFrame,
+    LEVELS: geom.levels.length,
+    FRAMES: step.frames,
+    CHUNK: ARM_CHUNK,
+    CHUNKS: step.chunks,
+    GRID_X: grid.gridX,
+    LOG_SCALE_SHIFT: ARM_LOG_SCALE_SHIFT,
+    LOG_SCALE_MIN,
+    LOG_SCALE_MAX,
   };
   if (train) constants.PARTIAL_BASE = partialBase;
   const pipeline = ctx.pipeline('arm_step', { PARAM_VEC4S: layout.floats / 4, LAPLACE_RATE: laplaceRateSource(), ...source }, 'main', constants);

@@ -85,7 +85,9 @@ function forwardSource(tileX: number, tileOc4: number) {
   });
   const STORE = lines((push) => {
     for (const p of range(tileX)) {
-      const stores = range(tileOc4).map((o) => `store(pixel0 + ${p}u, oc0 + ${o}u, a${p}_${o});`).join(' ');
+      const stores = range(tileOc4)
+        .map((o) => `store(pixel0 + ${p}u, oc0 + ${o}u, a${p}_${o});`)
+        .join(' ');
       push(`  if (x0 + ${p} < i32(W)) { ${stores} }`);
     }
   });
@@ -110,8 +112,17 @@ function convProgram(
   const uniformLimit = Math.min(UNIFORM_LIMIT, ctx.device.limits.maxUniformBufferBindingSize);
   const weightSpace = buffers.weights.size <= uniformLimit && !tuning.storageWeights ? 'uniform' : 'storage, read';
   const pipeline = ctx.pipeline('conv3x3_forward', {
-    N: n, H: h, W: w, IC4: ic4, OC4: oc4, OUT_C: outC, TILE_X: tileX, TILE_OC4: tileOc4,
-    WEIGHT_SPACE: weightSpace, WEIGHT_VEC4S: weightVec4s, ...forwardSource(tileX, tileOc4),
+    N: n,
+    H: h,
+    W: w,
+    IC4: ic4,
+    OC4: oc4,
+    OUT_C: outC,
+    TILE_X: tileX,
+    TILE_OC4: tileOc4,
+    WEIGHT_SPACE: weightSpace,
+    WEIGHT_VEC4S: weightVec4s,
+    ...forwardSource(tileX, tileOc4),
   });
   const pixelTiles = n * h * divUp(w, tileX);
   return ctx.dispatch(pipeline, [buffers.x4, buffers.weights, buffers.bias, buffers.y], [divUp(pixelTiles, WORKGROUP), oc4 / tileOc4]);
@@ -221,7 +232,15 @@ export function conv3x3BackwardParams(
   const chunks = divUp(rows, chunkRows);
   const partial = ctx.buffer(chunks * (9 * ic4 * 4 * oc4 * 4 + oc4 * 4), 'conv3x3 partial parameter gradients');
   const partialPipeline = ctx.pipeline('conv3x3_backward_params', {
-    N: n, H: h, W: w, IC4: ic4, OC4: oc4, TILE_IC4: tileIc4, TILE_OC4: tileOc4, CHUNKS: chunks, CHUNK_ROWS: chunkRows,
+    N: n,
+    H: h,
+    W: w,
+    IC4: ic4,
+    OC4: oc4,
+    TILE_IC4: tileIc4,
+    TILE_OC4: tileOc4,
+    CHUNKS: chunks,
+    CHUNK_ROWS: chunkRows,
     ...paramsSource(tileIc4, tileOc4),
   });
   const jobs = chunks * tiles + chunks * (oc4 / tileOc4);

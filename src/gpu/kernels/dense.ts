@@ -105,9 +105,7 @@ function matmulDefines(plan: MatmulPlan): Record<string, string | number> {
     for (let g = 0; g < NG; g++) {
       let value = 'vec4f(0.0)';
       if (bias) {
-        value = nVec
-          ? `bias[n4 + ${g}u]`
-          : `vec4f(${[0, 1, 2, 3].map((j) => (4 * g + j < N ? `bias[${4 * g + j}u]` : '0.0')).join(', ')})`;
+        value = nVec ? `bias[n4 + ${g}u]` : `vec4f(${[0, 1, 2, 3].map((j) => (4 * g + j < N ? `bias[${4 * g + j}u]` : '0.0')).join(', ')})`;
       }
       push(`let b${g} = ${value};`);
     }
@@ -116,9 +114,7 @@ function matmulDefines(plan: MatmulPlan): Record<string, string | number> {
   const step = lines((push) => {
     for (let k = 0; k < RT; k++) {
       push(
-        aVec
-          ? `let a${k} = a[row${k} * ${K4}u + k4];`
-          : `let a${k} = vec4f(${[0, 1, 2, 3].map((j) => `a[row${k} * ${K}u + k4 * 4u + ${j}u]`).join(', ')});`,
+        aVec ? `let a${k} = a[row${k} * ${K4}u + k4];` : `let a${k} = vec4f(${[0, 1, 2, 3].map((j) => `a[row${k} * ${K}u + k4 * 4u + ${j}u]`).join(', ')});`,
       );
     }
     for (let j = 0; j < 4; j++) {
@@ -162,11 +158,7 @@ function matmulDefines(plan: MatmulPlan): Record<string, string | number> {
   };
 }
 
-function matmulProgram(
-  ctx: GpuContext,
-  plan: MatmulPlan,
-  buffers: { a: GPUBuffer; w: GPUBuffer; bias?: GPUBuffer; y: GPUBuffer },
-): GpuProgram {
+function matmulProgram(ctx: GpuContext, plan: MatmulPlan, buffers: { a: GPUBuffer; w: GPUBuffer; bias?: GPUBuffer; y: GPUBuffer }): GpuProgram {
   const pipeline = ctx.pipeline('dense_forward', matmulDefines(plan));
   const bound = [buffers.a, buffers.w, ...(plan.bias && buffers.bias ? [buffers.bias] : []), buffers.y];
   const colTiles = plan.N % 4 === 0 ? plan.N / 4 / plan.tile.colGroups : 1;
@@ -225,11 +217,7 @@ export function matmul(
 }
 
 /** dx = dy . w^T: w is transposed into a private buffer each run (inC*outC floats, one small dispatch). */
-export function denseBackwardInput(
-  ctx: GpuContext,
-  shape: DenseShape,
-  buffers: { dy: GPUBuffer; w: GPUBuffer; dx: GPUBuffer },
-): GpuProgram {
+export function denseBackwardInput(ctx: GpuContext, shape: DenseShape, buffers: { dy: GPUBuffer; w: GPUBuffer; dx: GPUBuffer }): GpuProgram {
   const kernel = 'denseBackwardInput';
   validateDense(kernel, shape);
   const { rows, inC, outC } = shape;
@@ -237,9 +225,7 @@ export function denseBackwardInput(
   requireBufferFloats(kernel, 'w', buffers.w, inC * outC);
   requireBufferFloats(kernel, 'dx', buffers.dx, rows * inC);
   const transposed = ctx.buffer(inC * outC, 'dense w^T');
-  const transpose = ctx.dispatch(ctx.pipeline('dense_transpose', { K: inC, N: outC }), [buffers.w, transposed], [
-    divUp(inC * outC, 64),
-  ]);
+  const transpose = ctx.dispatch(ctx.pipeline('dense_transpose', { K: inC, N: outC }), [buffers.w, transposed], [divUp(inC * outC, 64)]);
   const plan: MatmulPlan = {
     M: rows,
     K: outC,
@@ -330,9 +316,7 @@ function paramsDefines(plan: ParamsPlan): Record<string, string | number> {
   const storeRow = (out: string[], rowExpr: string, acc: (g: number) => string) => {
     for (let g = 0; g < NG; g++) {
       if (nVec) out.push(`partial[(chunk * ${width}u + (${rowExpr}) * ${N}u) / 4u + n4 + ${g}u] = ${acc(g)};`);
-      else
-        for (let j = 0; j < 4 && 4 * g + j < N; j++)
-          out.push(`partial[chunk * ${width}u + (${rowExpr}) * ${N}u + ${4 * g + j}u] = ${acc(g)}.${XYZW[j]};`);
+      else for (let j = 0; j < 4 && 4 * g + j < N; j++) out.push(`partial[chunk * ${width}u + (${rowExpr}) * ${N}u + ${4 * g + j}u] = ${acc(g)}.${XYZW[j]};`);
     }
   };
   for (let i = 0; i < IG * 4; i++) {
@@ -359,11 +343,7 @@ function paramsDefines(plan: ParamsPlan): Record<string, string | number> {
 }
 
 /** dw = x^T . dy and db = sum over rows of dy, reduced in two deterministic stages (no atomics). */
-export function denseBackwardParams(
-  ctx: GpuContext,
-  shape: DenseShape,
-  buffers: { x: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer; db: GPUBuffer },
-): GpuProgram {
+export function denseBackwardParams(ctx: GpuContext, shape: DenseShape, buffers: { x: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer; db: GPUBuffer }): GpuProgram {
   const kernel = 'denseBackwardParams';
   validateDense(kernel, shape);
   const { rows, inC, outC } = shape;
@@ -374,11 +354,11 @@ export function denseBackwardParams(
   const plan = paramsPlan(shape);
   const width = (inC + 1) * outC;
   const partial = ctx.buffer(plan.chunks * width, 'dense partial gradients');
-  const stage1 = ctx.dispatch(ctx.pipeline('dense_backward_params', paramsDefines(plan)), [buffers.x, buffers.dy, partial], [
-    divUp(plan.chunks, 32),
-    Math.ceil(inC / 4) / plan.inGroups,
-    Math.ceil(outC / 4) / plan.colGroups,
-  ]);
+  const stage1 = ctx.dispatch(
+    ctx.pipeline('dense_backward_params', paramsDefines(plan)),
+    [buffers.x, buffers.dy, partial],
+    [divUp(plan.chunks, 32), Math.ceil(inC / 4) / plan.inGroups, Math.ceil(outC / 4) / plan.colGroups],
+  );
   const lanes = outC % 4 === 0 ? 4 : 1;
   const reduceDefines = {
     T: lanes === 4 ? 'vec4f' : 'f32',
@@ -386,9 +366,7 @@ export function denseBackwardParams(
     DW_WIDTH: (inC * outC) / lanes,
     CHUNKS: plan.chunks,
   };
-  const stage2 = ctx.dispatch(ctx.pipeline('dense_reduce', reduceDefines), [partial, buffers.dw, buffers.db], [
-    divUp(width / lanes, 64),
-  ]);
+  const stage2 = ctx.dispatch(ctx.pipeline('dense_reduce', reduceDefines), [partial, buffers.dw, buffers.db], [divUp(width / lanes, 64)]);
   return {
     record(pass) {
       stage1.record(pass);

@@ -113,12 +113,24 @@ export function latentStep(ctx: GpuContext, geom: LatentGeometry, spec: ContextS
   requireBufferFloats(kernel, 'hyper', buffers.hyper, ADAM_HYPER_FLOATS);
   const T = spec.taps.length;
   const grid = invocationGrid(ctx, n);
-  const pipeline = ctx.pipeline('latent_step', {
-    OWN_VEC4: T >> 2, OWN_LANE: XYZW[T & 3], CONSUMERS: consumerSource(spec, dctxVec4s), LEVEL: levelSource(geom, frames),
-  }, 'main', {
-    WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, PER_FRAME: geom.perFrame,
-    DCTX_VEC4S: dctxVec4s, GRID_X: grid.gridX,
-  });
+  const pipeline = ctx.pipeline(
+    'latent_step',
+    {
+      OWN_VEC4: T >> 2,
+      OWN_LANE: XYZW[T & 3],
+      CONSUMERS: consumerSource(spec, dctxVec4s),
+      LEVEL: levelSource(geom, frames),
+    },
+    'main',
+    {
+      WIDTH: geom.width,
+      HEIGHT: geom.height,
+      FRAMES: frames,
+      PER_FRAME: geom.perFrame,
+      DCTX_VEC4S: dctxVec4s,
+      GRID_X: grid.gridX,
+    },
+  );
   const b = buffers;
   return ctx.dispatch(pipeline, [b.dRows, b.dctx, b.slope, b.hyper, b.y, b.m, b.v], grid.workgroups);
 }

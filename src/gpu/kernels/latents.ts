@@ -68,7 +68,12 @@ export function latentUpsample(
   requireBufferFloats(kernel, 'features', buffers.features, pixels * geom.levels.length);
   const grid = invocationGrid(ctx, pixels);
   const pipeline = ctx.pipeline('latent_upsample', {}, 'main', {
-    WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, LEVELS: geom.levels.length, PER_FRAME: geom.perFrame, GRID_X: grid.gridX,
+    WIDTH: geom.width,
+    HEIGHT: geom.height,
+    FRAMES: frames,
+    LEVELS: geom.levels.length,
+    PER_FRAME: geom.perFrame,
+    GRID_X: grid.gridX,
   });
   return ctx.dispatch(pipeline, [buffers.latents, buffers.levels, buffers.slot, buffers.features], grid.workgroups);
 }
@@ -86,7 +91,12 @@ export function latentUpsampleBackward(
   requireBufferFloats(kernel, 'dLatents', buffers.dLatents, n);
   const grid = invocationGrid(ctx, n);
   const pipeline = ctx.pipeline('latent_upsample_backward', {}, 'main', {
-    WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, LEVELS: geom.levels.length, PER_FRAME: geom.perFrame, GRID_X: grid.gridX,
+    WIDTH: geom.width,
+    HEIGHT: geom.height,
+    FRAMES: frames,
+    LEVELS: geom.levels.length,
+    PER_FRAME: geom.perFrame,
+    GRID_X: grid.gridX,
   });
   return ctx.dispatch(pipeline, [buffers.dFeatures, buffers.levels, buffers.dLatents], grid.workgroups);
 }
@@ -118,8 +128,15 @@ export function latentGradient(
   spec: ContextSpec,
   frames: number,
   buffers: {
-    dDistortion: GPUBuffer; dRate: GPUBuffer; dctxA: GPUBuffer; dctxB: GPUBuffer; slope: GPUBuffer;
-    levels: GPUBuffer; taps: GPUBuffer; slot: GPUBuffer; grad: GPUBuffer;
+    dDistortion: GPUBuffer;
+    dRate: GPUBuffer;
+    dctxA: GPUBuffer;
+    dctxB: GPUBuffer;
+    slope: GPUBuffer;
+    levels: GPUBuffer;
+    taps: GPUBuffer;
+    slot: GPUBuffer;
+    grad: GPUBuffer;
   },
 ): GpuProgram {
   const kernel = 'latentGradient';
@@ -160,13 +177,23 @@ export function latentRate(
   const partial = ctx.buffer(partials, 'rate partial sums');
   const grid = invocationGrid(ctx, partials);
   const pipeline = ctx.pipeline('latent_rate', { LAPLACE_RATE: laplaceRateSource() }, 'main', {
-    PER_FRAME: geom.perFrame, CHUNK: RATE_CHUNK, PARTIALS: partials, GRID_X: grid.gridX,
-    LOG_SCALE_SHIFT: ARM_LOG_SCALE_SHIFT, LOG_SCALE_MIN, LOG_SCALE_MAX,
+    PER_FRAME: geom.perFrame,
+    CHUNK: RATE_CHUNK,
+    PARTIALS: partials,
+    GRID_X: grid.gridX,
+    LOG_SCALE_SHIFT: ARM_LOG_SCALE_SHIFT,
+    LOG_SCALE_MIN,
+    LOG_SCALE_MAX,
   });
   const b = buffers;
   const first = ctx.dispatch(pipeline, [b.yhat, b.mlp, b.linear, b.slot, b.rate, b.dOut, b.dRate, partial], grid.workgroups);
   const second = reduceSum(ctx, partial, partials, buffers.stats, statIndex, 1);
-  return { record: (pass) => { first.record(pass); second.record(pass); } };
+  return {
+    record: (pass) => {
+      first.record(pass);
+      second.record(pass);
+    },
+  };
 }
 
 /**
@@ -225,14 +252,22 @@ export function colourLoss(
   const partial = ctx.buffer(partials, 'loss partial sums');
   const grid = invocationGrid(ctx, partials);
   const pipeline = ctx.pipeline('colour_loss', {}, 'main', {
-    WIDTH: W, HEIGHT: H, FRAMES: n, YUV420: yuv ? 1 : 0,
+    WIDTH: W,
+    HEIGHT: H,
+    FRAMES: n,
+    YUV420: yuv ? 1 : 0,
     LUMA_WEIGHT: yuv ? 6 / 8 / (n * H * W) : 1 / (3 * n * H * W),
     CHROMA_WEIGHT: yuv ? 1 / 8 / (n * cw * ch) : 0,
     GRID_X: grid.gridX,
   });
   const first = ctx.dispatch(pipeline, [buffers.pred, buffers.target, buffers.grad, partial], grid.workgroups);
   const second = reduceSum(ctx, partial, partials, buffers.stats, statIndex, 1);
-  return { record: (pass) => { first.record(pass); second.record(pass); } };
+  return {
+    record: (pass) => {
+      first.record(pass);
+      second.record(pass);
+    },
+  };
 }
 
 /** out[index] = scale * sum(partial[0 .. count)), in index order. */
@@ -240,4 +275,3 @@ export function reduceSum(ctx: GpuContext, partial: GPUBuffer, count: number, ou
   const pipeline = ctx.pipeline('reduce_sum', {}, 'main', { PARTIALS: count, INDEX: index, SCALE: scale });
   return ctx.dispatch(pipeline, [partial, out], [1]);
 }
-

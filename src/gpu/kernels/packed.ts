@@ -50,7 +50,11 @@ export function gradientAccumulators() {
       used.add(k);
       return `g${k}`;
     },
-    declare: () => [...used].sort((a, b) => a - b).map((k) => `  var g${k} = 0.0;`).join('\n'),
+    declare: () =>
+      [...used]
+        .sort((a, b) => a - b)
+        .map((k) => `  var g${k} = 0.0;`)
+        .join('\n'),
     /** Stores them as one record of the packed range (zeros where no accumulator exists). */
     store: (range: { firstVec4: number; vec4s: number }) => storeRecord(range.firstVec4, range.vec4s, used, (k) => `g${k}`),
   };

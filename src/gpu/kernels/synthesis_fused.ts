@@ -132,7 +132,13 @@ function headForwardSource(layout: PackedParameters, geom: LatentGeometry, synth
     const stores = [`head[p${t}] = ${vecOf(range(synth.head[last].outC).map((o) => `h${last}_${o}_${t}`))};`];
     if (training) {
       for (let q = 0; q < synth.featureVec4s; q++) {
-        stores.push(`features[p${t} * ${u(synth.featureVec4s)} + ${u(q)}] = ${vecOf(range(4).filter((c) => 4 * q + c < synth.levels).map((c) => `f${4 * q + c}_${t}`))};`);
+        stores.push(
+          `features[p${t} * ${u(synth.featureVec4s)} + ${u(q)}] = ${vecOf(
+            range(4)
+              .filter((c) => 4 * q + c < synth.levels)
+              .map((c) => `f${4 * q + c}_${t}`),
+          )};`,
+        );
       }
     }
     layers.push(`  if (valid${t}) { ${stores.join(' ')} }`);
@@ -147,7 +153,8 @@ function headForwardSource(layout: PackedParameters, geom: LatentGeometry, synth
 
 function checkParams(ctx: GpuContext, kernel: string, layout: PackedParameters, params: GPUBuffer): void {
   requireBufferFloats(kernel, 'params', params, layout.floats);
-  if (layout.floats * 4 > ctx.device.limits.maxUniformBufferBindingSize) throw new NervError('BAD_ARGUMENT', `${kernel}: parameters exceed the uniform binding limit`);
+  if (layout.floats * 4 > ctx.device.limits.maxUniformBufferBindingSize)
+    throw new NervError('BAD_ARGUMENT', `${kernel}: parameters exceed the uniform binding limit`);
 }
 
 /**
@@ -155,12 +162,18 @@ function checkParams(ctx: GpuContext, kernel: string, layout: PackedParameters, 
  * with `features`, the upsampled latents [pixels, featureVec4s] vec4s.
  */
 export function synthesisHead(
-  ctx: GpuContext, layout: PackedParameters, geom: LatentGeometry, synth: FusedSynthesisPlan, frames: number, first: number,
+  ctx: GpuContext,
+  layout: PackedParameters,
+  geom: LatentGeometry,
+  synth: FusedSynthesisPlan,
+  frames: number,
+  first: number,
   buffers: { latents: GPUBuffer; params: GPUBuffer; slot: GPUBuffer; head: GPUBuffer; features?: GPUBuffer },
 ): GpuProgram {
   const kernel = 'synthesisHead';
   requirePositiveIntegers(kernel, { frames, first, width: geom.width, height: geom.height });
-  if (synth.levels !== geom.levels.length) throw new NervError('BAD_ARGUMENT', `${kernel}: ${geom.levels.length} latent levels, the head takes ${synth.levels}`);
+  if (synth.levels !== geom.levels.length)
+    throw new NervError('BAD_ARGUMENT', `${kernel}: ${geom.levels.length} latent levels, the head takes ${synth.levels}`);
   const pixels = frames * geom.width * geom.height;
   checkParams(ctx, kernel, layout, buffers.params);
   requireBufferFloats(kernel, 'latents', buffers.latents, (first + frames) * geom.perFrame);
@@ -169,7 +182,12 @@ export function synthesisHead(
   const quadsX = Math.ceil(geom.width / HEAD_QUAD);
   const grid = invocationGrid(ctx, frames * geom.height * quadsX);
   const pipeline = ctx.pipeline('synthesis_head', { PARAM_VEC4S: layout.floats / 4, ...headForwardSource(layout, geom, synth, !!buffers.features) }, 'main', {
-    WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, PER_FRAME: geom.perFrame, QUADS_X: quadsX, GRID_X: grid.gridX,
+    WIDTH: geom.width,
+    HEIGHT: geom.height,
+    FRAMES: frames,
+    PER_FRAME: geom.perFrame,
+    QUADS_X: quadsX,
+    GRID_X: grid.gridX,
   });
   const bound = [buffers.latents, buffers.params, buffers.slot, buffers.head, ...(buffers.features ? [buffers.features] : [])];
   return ctx.dispatch(pipeline, bound, grid.workgroups);
@@ -178,7 +196,8 @@ export function synthesisHead(
 /** The tile's 4 x (CONV_TILE_X + 2) vec4s of `source` around rows y0, y0 + 1 (zero outside the image) as `{name}{r}_{c}`. */
 function loadTile(source: string, name: string, indent: string): string[] {
   const lines: string[] = [];
-  for (let r = 0; r < 4; r++) lines.push(`${indent}let yy${r} = i32(y0) + ${r - 1}; let rok${r} = u32(yy${r}) < HEIGHT; let rb${r} = (frameRow + u32(yy${r})) * WIDTH;`);
+  for (let r = 0; r < 4; r++)
+    lines.push(`${indent}let yy${r} = i32(y0) + ${r - 1}; let rok${r} = u32(yy${r}) < HEIGHT; let rb${r} = (frameRow + u32(yy${r})) * WIDTH;`);
   for (let c = 0; c < CONV_TILE_X + 2; c++) lines.push(`${indent}let xx${c} = i32(x0) + ${c - 1}; let cok${c} = u32(xx${c}) < WIDTH;`);
   for (let r = 0; r < 4; r++) {
     for (let c = 0; c < CONV_TILE_X + 2; c++) {
@@ -212,7 +231,9 @@ function convForwardSource(layout: PackedParameters, layer: SynthesisLayerPlan, 
         const value = sumTerms(terms);
         compute.push(`  let s${a}_${t}_${o} = ${activate(layer.act, value)};`);
       }
-      compute.push(`  let valid${a}_${t} = (y0 + ${u(a)} < HEIGHT) & (x0 + ${u(t)} < WIDTH); let p${a}_${t} = (frameRow + y0 + ${u(a)}) * WIDTH + x0 + ${u(t)};`);
+      compute.push(
+        `  let valid${a}_${t} = (y0 + ${u(a)} < HEIGHT) & (x0 + ${u(t)} < WIDTH); let p${a}_${t} = (frameRow + y0 + ${u(a)}) * WIDTH + x0 + ${u(t)};`,
+      );
     }
   }
   const finish: string[] = [];
@@ -225,7 +246,11 @@ function convForwardSource(layout: PackedParameters, layer: SynthesisLayerPlan, 
     bindings = '@group(0) @binding(2) var<storage, read_write> out: array<f32>;';
     for (let a = 0; a < 2; a++) {
       for (let t = 0; t < TX; t++) {
-        finish.push(`  if (valid${a}_${t}) { ${range(layer.outC).map((o) => `out[p${a}_${t} * ${u(layer.outC)} + ${u(o)}] = s${a}_${t}_${o};`).join(' ')} }`);
+        finish.push(
+          `  if (valid${a}_${t}) { ${range(layer.outC)
+            .map((o) => `out[p${a}_${t} * ${u(layer.outC)} + ${u(o)}] = s${a}_${t}_${o};`)
+            .join(' ')} }`,
+        );
       }
     }
   } else {
@@ -244,7 +269,9 @@ function convForwardSource(layout: PackedParameters, layer: SynthesisLayerPlan, 
         for (let t = 0; t < TX; t++) {
           const v = `valid${a}_${t}`;
           finish.push(
-            `  let d${a}_${t} = select(vec3f(0.0), vec3f(s${a}_${t}_0, s${a}_${t}_1, s${a}_${t}_2) - vec3f(${range(3).map((c) => `targets[select(0u, 3u * p${a}_${t} + ${c}u, ${v})]`).join(', ')}), ${v});`,
+            `  let d${a}_${t} = select(vec3f(0.0), vec3f(s${a}_${t}_0, s${a}_${t}_1, s${a}_${t}_2) - vec3f(${range(3)
+              .map((c) => `targets[select(0u, 3u * p${a}_${t} + ${c}u, ${v})]`)
+              .join(', ')}), ${v});`,
             `  sum += LUMA_WEIGHT * d${a}_${t}.x * d${a}_${t}.x + LUMA_WEIGHT * d${a}_${t}.y * d${a}_${t}.y + LUMA_WEIGHT * d${a}_${t}.z * d${a}_${t}.z;`,
             `  if (${v}) { grad[p${a}_${t}] = vec4f(2.0 * LUMA_WEIGHT * d${a}_${t}, 0.0); }`,
           );
@@ -253,7 +280,12 @@ function convForwardSource(layout: PackedParameters, layer: SynthesisLayerPlan, 
     } else {
       finish.push('  let cw = (WIDTH + 1u) / 2u;', '  let ch = (HEIGHT + 1u) / 2u;');
       for (let b = 0; b < TX / 2; b++) {
-        const pix = [[0, 2 * b], [0, 2 * b + 1], [1, 2 * b], [1, 2 * b + 1]];
+        const pix = [
+          [0, 2 * b],
+          [0, 2 * b + 1],
+          [1, 2 * b],
+          [1, 2 * b + 1],
+        ];
         for (const [a, t] of pix) {
           const v = `valid${a}_${t}`;
           finish.push(
@@ -275,7 +307,13 @@ function convForwardSource(layout: PackedParameters, layer: SynthesisLayerPlan, 
     }
     finish.push('  lossPartial[tile] = sum;');
   }
-  return { MODE_BINDINGS: bindings, LOAD: loadTile('input', 'v', '  ').join('\n'), COMPUTE: compute.join('\n'), FINISH: finish.join('\n'), TILE_X: CONV_TILE_X };
+  return {
+    MODE_BINDINGS: bindings,
+    LOAD: loadTile('input', 'v', '  ').join('\n'),
+    COMPUTE: compute.join('\n'),
+    FINISH: finish.join('\n'),
+    TILE_X: CONV_TILE_X,
+  };
 }
 
 /** Tiles of a narrow conv over `frames` frames: (row pairs) x (tiles along x). */
@@ -289,8 +327,12 @@ export function convTiles(frames: number, width: number, height: number): number
  * convLossTotal.
  */
 export function synthesisConv(
-  ctx: GpuContext, layout: PackedParameters, layer: SynthesisLayerPlan, shape: { frames: number; width: number; height: number },
-  buffers: { input: GPUBuffer; params: GPUBuffer }, mode: ConvMode,
+  ctx: GpuContext,
+  layout: PackedParameters,
+  layer: SynthesisLayerPlan,
+  shape: { frames: number; width: number; height: number },
+  buffers: { input: GPUBuffer; params: GPUBuffer },
+  mode: ConvMode,
 ): GpuProgram {
   const kernel = 'synthesisConv';
   const { frames, width, height } = shape;
@@ -307,7 +349,8 @@ export function synthesisConv(
     requireBufferFloats(kernel, 'grad', mode.grad, pixels * 4);
     requireBufferFloats(kernel, 'partial', mode.partial, tiles);
     const yuv = mode.colour === 'yuv420';
-    const cw = Math.ceil(width / 2), ch = Math.ceil(height / 2);
+    const cw = Math.ceil(width / 2),
+      ch = Math.ceil(height / 2);
     Object.assign(constants, {
       LUMA_WEIGHT: yuv ? 6 / 8 / pixels : 1 / (3 * pixels),
       CHROMA_WEIGHT: yuv ? 1 / 8 / (frames * cw * ch) : 0,
@@ -326,7 +369,13 @@ export function synthesisConv(
 }
 
 /** stats[index] = the sum of a loss-mode conv's partial sums (in tile order). */
-export function convLossTotal(ctx: GpuContext, shape: { frames: number; width: number; height: number }, partial: GPUBuffer, stats: GPUBuffer, index: number): GpuProgram {
+export function convLossTotal(
+  ctx: GpuContext,
+  shape: { frames: number; width: number; height: number },
+  partial: GPUBuffer,
+  stats: GPUBuffer,
+  index: number,
+): GpuProgram {
   const tiles = convTiles(shape.frames, shape.width, shape.height);
   requireBufferFloats('convLossTotal', 'partial', partial, tiles);
   requireBufferFloats('convLossTotal', 'stats', stats, index + 1);
@@ -361,7 +410,8 @@ export function convBackwardSource(layout: PackedParameters, layer: SynthesisLay
         compute.push(`    ${acc(layout.offsets[layer.bias] + o)} += ${dy};`);
         for (let ky = 0; ky < 3; ky++) {
           for (let kx = 0; kx < 3; kx++) {
-            for (let i = 0; i < layer.inC; i++) compute.push(`    ${acc(weightIndex(layout, layer, ky, kx, i, o))} += x${a + ky}_${t + kx}.${XYZW[i]} * ${dy};`);
+            for (let i = 0; i < layer.inC; i++)
+              compute.push(`    ${acc(weightIndex(layout, layer, ky, kx, i, o))} += x${a + ky}_${t + kx}.${XYZW[i]} * ${dy};`);
           }
         }
       }
@@ -387,8 +437,13 @@ export const convBackwardChunks = (frames: number, height: number) => frames * M
  * the input, `inputAct`) and one gradient record per row pair at partial[partialBase + chunk * record.vec4s].
  */
 export function synthesisConvBackward(
-  ctx: GpuContext, layout: PackedParameters, layer: SynthesisLayerPlan, shape: { frames: number; width: number; height: number }, inputAct: LayerActivation,
-  buffers: { dy: GPUBuffer; input: GPUBuffer; params: GPUBuffer; dx: GPUBuffer; partial: GPUBuffer }, partialBase: number,
+  ctx: GpuContext,
+  layout: PackedParameters,
+  layer: SynthesisLayerPlan,
+  shape: { frames: number; width: number; height: number },
+  inputAct: LayerActivation,
+  buffers: { dy: GPUBuffer; input: GPUBuffer; params: GPUBuffer; dx: GPUBuffer; partial: GPUBuffer },
+  partialBase: number,
 ): GpuProgram {
   const kernel = 'synthesisConvBackward';
   const { frames, width, height } = shape;
@@ -403,13 +458,22 @@ export function synthesisConvBackward(
   requireBufferFloats(kernel, 'partial', buffers.partial, (partialBase + chunks * record.vec4s) * 4);
   const grid = invocationGrid(ctx, chunks, 32);
   const pipeline = ctx.pipeline('synthesis_conv_backward', { PARAM_VEC4S: layout.floats / 4, ...source }, 'main', {
-    WIDTH: width, HEIGHT: height, FRAMES: frames, TILES_X: divUp(width, CONV_TILE_X), CHUNKS: chunks, GRID_X: grid.gridX, PARTIAL_BASE: partialBase,
+    WIDTH: width,
+    HEIGHT: height,
+    FRAMES: frames,
+    TILES_X: divUp(width, CONV_TILE_X),
+    CHUNKS: chunks,
+    GRID_X: grid.gridX,
+    PARTIAL_BASE: partialBase,
   });
   return ctx.dispatch(pipeline, [buffers.dy, buffers.input, buffers.params, buffers.dx, buffers.partial], grid.workgroups);
 }
 
 function headBackwardSource(layout: PackedParameters, geom: LatentGeometry, synth: FusedSynthesisPlan, frames: number) {
-  const record = packedRange(layout, synth.head.flatMap((l) => [l.weight, l.bias]));
+  const record = packedRange(
+    layout,
+    synth.head.flatMap((l) => [l.weight, l.bias]),
+  );
   const accumulators = gradientAccumulators();
   const acc = accumulators.acc;
   const K = synth.head.length;
@@ -476,7 +540,13 @@ function headBackwardSource(layout: PackedParameters, geom: LatentGeometry, synt
 
 /** The head's gradient record (its dense tensors' packed range) and chunks (image rows). */
 export function headBackwardPlan(layout: PackedParameters, synth: FusedSynthesisPlan, frames: number, height: number) {
-  return { ...packedRange(layout, synth.head.flatMap((l) => [l.weight, l.bias])), chunks: frames * height };
+  return {
+    ...packedRange(
+      layout,
+      synth.head.flatMap((l) => [l.weight, l.bias]),
+    ),
+    chunks: frames * height,
+  };
 }
 
 /**
@@ -486,8 +556,13 @@ export function headBackwardPlan(layout: PackedParameters, synth: FusedSynthesis
  * partial[partialBase + row * record.vec4s].
  */
 export function synthesisHeadBackward(
-  ctx: GpuContext, layout: PackedParameters, geom: LatentGeometry, synth: FusedSynthesisPlan, frames: number,
-  buffers: { dHead: GPUBuffer; features: GPUBuffer; params: GPUBuffer; dRows: GPUBuffer; partial: GPUBuffer }, partialBase: number,
+  ctx: GpuContext,
+  layout: PackedParameters,
+  geom: LatentGeometry,
+  synth: FusedSynthesisPlan,
+  frames: number,
+  buffers: { dHead: GPUBuffer; features: GPUBuffer; params: GPUBuffer; dRows: GPUBuffer; partial: GPUBuffer },
+  partialBase: number,
 ): GpuProgram {
   const kernel = 'synthesisHeadBackward';
   requirePositiveIntegers(kernel, { frames, width: geom.width, height: geom.height });
@@ -495,14 +570,19 @@ export function synthesisHeadBackward(
   checkParams(ctx, kernel, layout, buffers.params);
   requireBufferFloats(kernel, 'dHead', buffers.dHead, pixels * 4);
   requireBufferFloats(kernel, 'features', buffers.features, pixels * synth.featureVec4s * 4);
-  if (synth.levels !== geom.levels.length) throw new NervError('BAD_ARGUMENT', `${kernel}: ${geom.levels.length} latent levels, the head takes ${synth.levels}`);
+  if (synth.levels !== geom.levels.length)
+    throw new NervError('BAD_ARGUMENT', `${kernel}: ${geom.levels.length} latent levels, the head takes ${synth.levels}`);
   requireBufferFloats(kernel, 'dRows', buffers.dRows, rowSumLayout(geom, frames).floats);
   const { record, source } = headBackwardSource(layout, geom, synth, frames);
   const chunks = frames * geom.height;
   requireBufferFloats(kernel, 'partial', buffers.partial, (partialBase + chunks * record.vec4s) * 4);
   const grid = invocationGrid(ctx, chunks, 32);
   const pipeline = ctx.pipeline('synthesis_head_backward', { PARAM_VEC4S: layout.floats / 4, ...source }, 'main', {
-    WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, GRID_X: grid.gridX, PARTIAL_BASE: partialBase,
+    WIDTH: geom.width,
+    HEIGHT: geom.height,
+    FRAMES: frames,
+    GRID_X: grid.gridX,
+    PARTIAL_BASE: partialBase,
   });
   return ctx.dispatch(pipeline, [buffers.dHead, buffers.features, buffers.params, buffers.dRows, buffers.partial], grid.workgroups);
 }
