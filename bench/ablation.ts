@@ -64,8 +64,9 @@ const VARIANTS: Variant[] = [
     profile: { arm: { ...base.arm, taps: raster, schedule: 'raster' } },
   },
   { name: 'rgb', what: "codes RGB instead of Y'CbCr 4:2:0", rgb: true },
-  { name: 'levels5', what: '5 latent levels (stride 1 to 16)', profile: { levels: 5 } },
-  { name: 'stride2', what: '6 levels from stride 2 (no full-resolution level)', profile: { levels: 6, firstStride: 2 } },
+  { name: 'levels4', what: '4 latent levels (stride 2 to 16)', profile: { levels: 4 } },
+  { name: 'stride1', what: '7 levels from stride 1 (a full-resolution level; the default before 2026-12-02)', profile: { levels: 7, firstStride: 1 } },
+  { name: 'stride4', what: '5 levels from stride 4', profile: { levels: 5, firstStride: 4 } },
 ];
 
 const only = args.only?.split(',');

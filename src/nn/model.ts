@@ -123,9 +123,11 @@ export const PROFILES: Record<string, Profile> = {
   small: {
     name: 'small',
     description:
-      '7 latent levels (stride 1 to 64) per frame; synthesis 16 (1x1, leaky ReLU) -> 3 -> two linear 3x3 convolutions; context model over 10 neighbours, hidden 8-8',
-    levels: 7,
-    firstStride: 1,
+      '6 latent levels (stride 2 to 64) per frame; synthesis 16 (1x1, leaky ReLU) -> 3 -> two linear 3x3 convolutions; context model over 10 neighbours, hidden 8-8',
+    // No full-resolution level: at equal training time, a first level at stride 2 gave the same PSNR
+    // for a third to a half of the bytes (bench/results/ablation-*.json); the 3x3 layers restore detail.
+    levels: 6,
+    firstStride: 2,
     // No ReLU on the 3-channel colour layers: a colour channel whose pre-activation went negative
     // everywhere stopped learning for good (flat luma); leaky units cannot die either.
     synthesis: [
