@@ -379,6 +379,7 @@ test('the complete example file of docs/format.md, byte for byte', async (t) => 
     colour: 'rgb',
     overrides: {
       levels: 1,
+      firstStride: 1,
       synthesis: [{ op: 'dense', out: 3, act: 'none' }],
       arm: { hidden: [], schedule: 'checkerboard', taps: [{ from: 'previous', dy: 0, dx: 0 }] },
     },
