@@ -1,4 +1,4 @@
-// Training-step benchmark of the latent-pyramid model (DESIGN.md section 8): one step of GroupGraph
+// Training-step benchmark of the latent-pyramid model (docs/model.md): one step of GroupGraph
 // timed whole (back-to-back steps, one submit each, as the trainer runs them) and piece by piece
 // (GPU timestamps around each dispatch group where the adapter has 'timestamp-query', else wall time
 // of isolated submits), against the tuned matmul measured in the same run, with model FLOPs counted

@@ -1,7 +1,7 @@
 // y[M, N] = x[M, K] . w[K, N] (+ b[N]): the dense / 1x1-conv layer and the plain matmul.
 // Each invocation owns a tile of ROW_TILE rows x COL_GROUPS vec4 column groups held in vec4f
 // accumulators; the tile body is generated (src/gpu/kernels/dense.ts) so it unrolls, and
-// storage reads are counted, not FLOPs (DESIGN.md section 7). Workgroup y picks the column tile.
+// storage reads are counted, not FLOPs (docs/architecture.md, "Kernel design on CPU WebGPU adapters"). Workgroup y picks the column tile.
 {{BINDINGS}}
 
 const M: u32 = {{M}}u;
