@@ -76,7 +76,8 @@ test('fewer than 4 points or distinct PSNRs: NaN with a reason', (t) => {
   const duplicates = [...anchor.slice(0, 3), { rate: 0.5, psnr: anchor[2].psnr }];
   const dup = bdRate(duplicates, anchor);
   t.true(Number.isNaN(dup.value));
-  t.regex(dup.reason ?? '', /anchor curve has 3 distinct PSNR/);
+  // Two rates at one PSNR: the curve is not monotonic, which is checked before the fit.
+  t.regex(dup.reason ?? '', /anchor curve's PSNR does not rise with its rate/);
   t.true(Number.isNaN(bdPsnr(anchor.slice(0, 2), anchor).value));
 });
 
@@ -88,6 +89,21 @@ test('curves that do not overlap: NaN with a reason', (t) => {
   const psnr = bdPsnr(anchor, scaled(anchor, 100));
   t.true(Number.isNaN(psnr.value));
   t.regex(psnr.reason ?? '', /do not overlap in log rate/);
+});
+
+test('a curve whose PSNR does not rise with its rate: NaN with a reason, not a fit of a non-function', (t) => {
+  // vtest 320x192x32 at preset fast (bench/results/rd-v2-fast.json): the two largest points share a PSNR.
+  const flat = [
+    { rate: 0.0469, psnr: 27.45 },
+    { rate: 0.1257, psnr: 28.74 },
+    { rate: 0.2873, psnr: 29.25 },
+    { rate: 0.4312, psnr: 29.25 },
+  ];
+  const rate = bdRate(anchor, flat);
+  t.true(Number.isNaN(rate.value));
+  t.regex(rate.reason ?? '', /test curve's PSNR does not rise with its rate \(29\.25 dB at 0\.2873, 29\.25 dB at 0\.4312\)/);
+  t.true(Number.isNaN(bdPsnr(flat, anchor).value));
+  t.regex(bdPsnr(flat, anchor).reason ?? '', /anchor curve/);
 });
 
 test('malformed points throw BAD_ARGUMENT', (t) => {

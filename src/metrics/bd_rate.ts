@@ -13,7 +13,8 @@
 // well-behaved monotonic curves both agree to a fraction of a percent.
 //
 // Cases the method cannot answer (fewer than 4 points, fewer than 4 distinct abscissae, curves that
-// do not overlap) give NaN with a `reason`, so a bench can print the row and go on; malformed input
+// do not overlap, a curve whose PSNR does not rise with its rate: the fits would invert a function
+// that is not one-to-one and report nonsense such as -100 %) give NaN with a `reason`, so a bench can print the row and go on; malformed input
 // (non-finite numbers, rates <= 0) is a caller bug and throws BadArgumentError.
 import { BadArgumentError } from '../errors.ts';
 
@@ -45,6 +46,8 @@ export const BD_MIN_POINTS = 4;
 export function bdRate(anchor: readonly RdPoint[], test: readonly RdPoint[]): BdResult {
   checkCurve(anchor, 'anchor');
   checkCurve(test, 'test');
+  const flat = notMonotonic(anchor, 'anchor') ?? notMonotonic(test, 'test');
+  if (flat) return { value: NaN, reason: flat };
   const result = meanDifference(
     anchor.map((p) => p.psnr),
     anchor.map((p) => Math.log(p.rate)),
@@ -63,6 +66,8 @@ export function bdRate(anchor: readonly RdPoint[], test: readonly RdPoint[]): Bd
 export function bdPsnr(anchor: readonly RdPoint[], test: readonly RdPoint[]): BdResult {
   checkCurve(anchor, 'anchor');
   checkCurve(test, 'test');
+  const flat = notMonotonic(anchor, 'anchor') ?? notMonotonic(test, 'test');
+  if (flat) return { value: NaN, reason: flat };
   return meanDifference(
     anchor.map((p) => Math.log(p.rate)),
     anchor.map((p) => p.psnr),
@@ -70,6 +75,18 @@ export function bdPsnr(anchor: readonly RdPoint[], test: readonly RdPoint[]): Bd
     test.map((p) => p.psnr),
     'log rate',
   );
+}
+
+/** Why a curve's PSNR does not strictly rise with its rate, or undefined when it does. */
+function notMonotonic(points: readonly RdPoint[], what: string): string | undefined {
+  const sorted = [...points].sort((a, b) => a.rate - b.rate);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i].rate > sorted[i - 1].rate && sorted[i].psnr <= sorted[i - 1].psnr) {
+      const [a, b] = [sorted[i - 1], sorted[i]];
+      return `the ${what} curve's PSNR does not rise with its rate (${a.psnr.toFixed(2)} dB at ${a.rate.toPrecision(4)}, ${b.psnr.toFixed(2)} dB at ${b.rate.toPrecision(4)})`;
+    }
+  }
+  return undefined;
 }
 
 function checkCurve(points: readonly RdPoint[], what: string): void {
