@@ -1,4 +1,4 @@
-// Sets every element of a buffer to one value (zeroing gradients, initial states).
+// Sets every element of a buffer to one value: the smallest kernel, the pipeline machinery's test subject (test/context.test.ts).
 @group(0) @binding(0) var<storage, read_write> data: array<f32>;
 
 const COUNT: u32 = {{COUNT}}u;
