@@ -66,7 +66,6 @@ const VARIANTS: Variant[] = [
   { name: 'rgb', what: "codes RGB instead of Y'CbCr 4:2:0", rgb: true },
   { name: 'levels4', what: '4 latent levels (stride 2 to 16)', profile: { levels: 4 } },
   { name: 'stride1', what: '7 levels from stride 1 (a full-resolution level; the default before 2026-12-02)', profile: { levels: 7, firstStride: 1 } },
-  { name: 'stride4', what: '5 levels from stride 4', profile: { levels: 5, firstStride: 4 } },
 ];
 
 const only = args.only?.split(',');
