@@ -21,24 +21,8 @@ const log = (text) => {
 
 // Every event, in order, for scripts and tests (window.playerEvents); the notable ones also on the page.
 window.playerEvents = [];
-const EVENTS = [
-  'loadstart',
-  'loadedmetadata',
-  'loadeddata',
-  'canplay',
-  'progress',
-  'play',
-  'playing',
-  'pause',
-  'waiting',
-  'seeking',
-  'seeked',
-  'timeupdate',
-  'ended',
-  'error',
-];
 const NOTABLE = new Set(['loadedmetadata', 'loadeddata', 'play', 'pause', 'seeked', 'waiting', 'ended', 'error']);
-for (const type of EVENTS) {
+for (const type of nervkit.NERV_VIDEO_EVENTS) {
   video.addEventListener(type, () => {
     window.playerEvents.push(type);
     if (NOTABLE.has(type)) log(type === 'error' ? `error: ${video.error?.message}` : type);

@@ -3,7 +3,8 @@
 // properties and events (re-dispatched from the player). DOM edge.
 import { NervPlayer, type NervPlayerEvent } from './player.ts';
 
-const FORWARDED: NervPlayerEvent[] = [
+/** The events <nerv-video> re-dispatches from its player, as a <video> would fire them. */
+export const NERV_VIDEO_EVENTS: readonly NervPlayerEvent[] = [
   'loadstart',
   'loadedmetadata',
   'loadeddata',
@@ -89,7 +90,7 @@ export function defineNervVideoElement(name = 'nerv-video'): void {
       this.statsBox = this.root.querySelector('.stats')!;
       this.message = this.root.querySelector('.message')!;
       this.player = new NervPlayer(this.canvas, { loop: this.hasAttribute('loop') });
-      for (const type of FORWARDED) this.player.addEventListener(type, () => this.onPlayerEvent(type));
+      for (const type of NERV_VIDEO_EVENTS) this.player.addEventListener(type, () => this.onPlayerEvent(type));
       this.button.addEventListener('click', () => (this.paused ? this.play().catch(() => {}) : this.pause()));
       this.scrub.addEventListener('input', () => {
         this.scrubbing = true;
