@@ -55,6 +55,11 @@ function latentCount(kernel: string, geom: LatentGeometry, frames: number): numb
   return frames * geom.perFrame;
 }
 
+/** The override constants latent_upsample and its backward share. */
+function upsampleConstants(geom: LatentGeometry, frames: number, gridX: number) {
+  return { WIDTH: geom.width, HEIGHT: geom.height, FRAMES: frames, LEVELS: geom.levels.length, PER_FRAME: geom.perFrame, GRID_X: gridX };
+}
+
 /** features [frames * H * W, L] from frames [slot.first, slot.first + frames) of `latents`. */
 export function latentUpsample(
   ctx: GpuContext,
@@ -67,14 +72,7 @@ export function latentUpsample(
   const pixels = frames * geom.width * geom.height;
   requireBufferFloats(kernel, 'features', buffers.features, pixels * geom.levels.length);
   const grid = invocationGrid(ctx, pixels);
-  const pipeline = ctx.pipeline('latent_upsample', {}, 'main', {
-    WIDTH: geom.width,
-    HEIGHT: geom.height,
-    FRAMES: frames,
-    LEVELS: geom.levels.length,
-    PER_FRAME: geom.perFrame,
-    GRID_X: grid.gridX,
-  });
+  const pipeline = ctx.pipeline('latent_upsample', {}, 'main', upsampleConstants(geom, frames, grid.gridX));
   return ctx.dispatch(pipeline, [buffers.latents, buffers.levels, buffers.slot, buffers.features], grid.workgroups);
 }
 
@@ -90,14 +88,7 @@ export function latentUpsampleBackward(
   requireBufferFloats(kernel, 'dFeatures', buffers.dFeatures, frames * geom.width * geom.height * geom.levels.length);
   requireBufferFloats(kernel, 'dLatents', buffers.dLatents, n);
   const grid = invocationGrid(ctx, n);
-  const pipeline = ctx.pipeline('latent_upsample_backward', {}, 'main', {
-    WIDTH: geom.width,
-    HEIGHT: geom.height,
-    FRAMES: frames,
-    LEVELS: geom.levels.length,
-    PER_FRAME: geom.perFrame,
-    GRID_X: grid.gridX,
-  });
+  const pipeline = ctx.pipeline('latent_upsample_backward', {}, 'main', upsampleConstants(geom, frames, grid.gridX));
   return ctx.dispatch(pipeline, [buffers.dFeatures, buffers.levels, buffers.dLatents], grid.workgroups);
 }
 
