@@ -2,8 +2,8 @@
 // clip through the real encoder (real file bytes, decoded PSNR), with its step count set so that its
 // training takes the same time as the default's. Variants: the rate term off, no context model (one
 // Laplace for every latent, given only the anchor/first-frame flags), no temporal context, a
-// sequential (raster) context instead of the checkerboard, RGB instead of Y'CbCr 4:2:0, and shallower
-// pyramids. Prints a table, writes bench/results/ablation[-TAG].json; finished variants are cached
+// sequential (raster) context instead of the checkerboard, RGB instead of Y'CbCr 4:2:0, shallower
+// pyramids, and the network learning rate before it was raised. Prints a table, writes bench/results/ablation[-TAG].json; finished variants are cached
 // under bench/out/ablation/ so an interrupted run resumes.
 //   npx tsx bench/ablation.ts [CLIP] [--size WxH] [--frames 16] [--steps 400] [--lambda 0.002] [--only a,b] [--tag T]
 // Without CLIP it uses the built-in sample (examples/sample).
@@ -66,6 +66,7 @@ const VARIANTS: Variant[] = [
   { name: 'rgb', what: "codes RGB instead of Y'CbCr 4:2:0", rgb: true },
   { name: 'levels4', what: '4 latent levels (stride 2 to 16)', profile: { levels: 4 } },
   { name: 'stride1', what: '7 levels from stride 1 (a full-resolution level; the default before 2026-12-02)', profile: { levels: 7, firstStride: 1 } },
+  { name: 'networks-lr-0.01', what: 'network learning rate 0.01 (the default before 2026-12-02; now 0.02)', options: { learningRates: { networks: 0.01 } } },
 ];
 
 const only = args.only?.split(',');
