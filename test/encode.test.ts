@@ -138,7 +138,10 @@ test('the rate estimate of training agrees with the bytes the coder writes', asy
     [0, 1].map((i) => video.latents(i)),
     undefined,
   );
-  t.true(Math.abs(exact / written - 1) < 0.02, `exact ${exact.toFixed(0)} bits vs ${written} written`);
+  // The stream ends with rANS's 32-bit state, a fixed cost no symbol's code length includes (it is
+  // 2% of this tiny group's stream).
+  const payload = written - 32;
+  t.true(Math.abs(exact / payload - 1) < 0.02, `exact ${exact.toFixed(0)} bits vs ${payload} written besides the final state`);
 });
 
 test('a group that keeps diverging still yields a file, with a warning', async (t) => {

@@ -30,8 +30,8 @@ export interface TrainSchedule {
 
 export const DEFAULT_SCHEDULE: Omit<TrainSchedule, 'steps' | 'lambda' | 'seed'> = {
   finalFraction: 0.1,
-  // Networks at 0.02 rather than 0.01: on vtest (320x192x8 and 160x96x16, two seeds, preset fast)
-  // fewer bytes and higher PSNR both (bench/ablation.ts, variant networks-lr-0.01).
+  // Networks at 0.02 rather than 0.01: fewer bytes and a higher PSNR both on vtest at preset fast
+  // (320x192x8 with two seeds, 160x96x16; bench/ablation.ts, variant networks-lr-0.01).
   lr: { latents: 0.2, networks: 2e-2 },
   finalLrFactor: 0.1,
   temperature: [0.3, 0.1],
