@@ -3,8 +3,9 @@
 // training takes the same time as the default's. Variants: the rate term off, no context model (one
 // Laplace for every latent, given only the anchor/first-frame flags), no temporal context, a
 // sequential (raster) context instead of the checkerboard, RGB instead of Y'CbCr 4:2:0, shallower
-// pyramids, and the network learning rate before it was raised. Prints a table, writes bench/results/ablation[-TAG].json; finished variants are cached
-// under bench/out/ablation/ so an interrupted run resumes.
+// pyramids, and the network learning rate before it was raised. Prints a table, writes
+// bench/results/ablation[-TAG].json; finished variants are cached under bench/out/ablation/ so an
+// interrupted run resumes.
 //   npx tsx bench/ablation.ts [CLIP] [--size WxH] [--frames 16] [--steps 400] [--lambda 0.002] [--only a,b] [--tag T]
 // Without CLIP it uses the built-in sample (examples/sample).
 import { createHash } from 'node:crypto';
