@@ -30,11 +30,10 @@ interface FrameRow {
 }
 const rows: FrameRow[] = [];
 let previous: Int32Array | undefined;
-let armSource = reader.group(0);
 for (let k = 0; k < reader.index.length; k++) {
+  // The reader resolves a predicted group's tensors to the ones it inherits.
   const group = reader.group(k);
-  if (group.networksCoded) armSource = group;
-  const coder = latentCoder(model, armTensorsOf(specs, armSource.tensors));
+  const coder = latentCoder(model, armTensorsOf(specs, group.tensors));
   const frames = coder.decode(group.latents, Math.min(groupSize, frameCount - k * groupSize), reader.index[k].key ? undefined : previous);
   if (reader.index[k].key) previous = undefined;
   for (const [j, latents] of frames.entries()) {

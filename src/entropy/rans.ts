@@ -9,6 +9,8 @@ import { NervFormatError } from '../errors.ts';
 
 const LOWER = 1 << 23;
 const STATE_LIMIT = 2 ** 31;
+/** finish() ends every stream with the coder's 32-bit state: a fixed cost beyond the symbols' code lengths. */
+export const RANS_STATE_BYTES = 4;
 
 const entropyError = (message: string, offset: number): NervFormatError => new NervFormatError('entropy', `${message} (payload byte ${offset})`, { offset });
 
