@@ -3,7 +3,8 @@
 // training takes the same time as the default's. Variants: the rate term off, no context model (one
 // Laplace for every latent, given only the anchor/first-frame flags), no temporal context, a
 // sequential (raster) context instead of the checkerboard, RGB instead of Y'CbCr 4:2:0, shallower
-// pyramids, and the network learning rate before it was raised. Prints a table, writes
+// pyramids, the network learning rate before it was raised, and larger context models (wider hidden
+// layers, more taps). Prints a table, writes
 // bench/results/ablation[-TAG].json; finished variants are cached under bench/out/ablation/ so an
 // interrupted run resumes.
 //   npx tsx bench/ablation.ts [CLIP] [--size WxH] [--frames 16] [--steps 400] [--lambda 0.002] [--only a,b] [--tag T]
@@ -67,6 +68,27 @@ const VARIANTS: Variant[] = [
   { name: 'rgb', what: "codes RGB instead of Y'CbCr 4:2:0", rgb: true },
   { name: 'levels4', what: '4 latent levels (stride 2 to 16)', profile: { levels: 4 } },
   { name: 'stride1', what: '7 levels from stride 1 (a full-resolution level; the default before 2026-12-02)', profile: { levels: 7, firstStride: 1 } },
+  { name: 'arm-16', what: 'context model hidden 16-16 (default 8-8)', profile: { arm: { ...base.arm, hidden: [16, 16] } } },
+  {
+    name: 'taps-wide',
+    what: "context model over 18 taps: 4 current, the previous frame's 3x3, the parent and its 4 neighbours",
+    profile: {
+      arm: {
+        ...base.arm,
+        taps: [
+          ...base.arm.taps.filter((t) => t.from === 'current'),
+          ...[-1, 0, 1].flatMap((dy) => [-1, 0, 1].map((dx) => ({ from: 'previous' as const, dy, dx }))),
+          ...[
+            [-1, 0],
+            [0, -1],
+            [0, 0],
+            [0, 1],
+            [1, 0],
+          ].map(([dy, dx]) => ({ from: 'parent' as const, dy, dx })),
+        ],
+      },
+    },
+  },
   { name: 'networks-lr-0.01', what: 'network learning rate 0.01 (the default before 2026-12-02; now 0.02)', options: { learningRates: { networks: 0.01 } } },
 ];
 
