@@ -59,7 +59,7 @@ const result = await trainGroup(
   (r) => {
     const seconds = (performance.now() - started) / 1000;
     console.log(
-      `step ${r.step} ${r.phase}: ${psnrOfMse(r.distortion).toFixed(2)} dB, ${(r.bits / pixels).toFixed(4)} bpp (latents, estimated), loss ${r.loss.toExponential(3)}, ${seconds.toFixed(0)} s`,
+      `step ${r.step}: ${psnrOfMse(r.distortion).toFixed(2)} dB, ${(r.bits / pixels).toFixed(4)} bpp (latents, estimated), loss ${r.loss.toExponential(3)}, ${seconds.toFixed(0)} s`,
     );
   },
 );

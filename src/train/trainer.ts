@@ -1,42 +1,33 @@
 import { NervError } from '../errors.ts';
-import type { GroupGraph, GpuSnapshot, TrainMode } from '../nn/graph_gpu.ts';
+import type { GroupGraph, GpuSnapshot } from '../nn/graph_gpu.ts';
 import type { QuantizeSettings } from '../cpu/latents.ts';
 
 /**
- * How one group is trained (C3 / Cool-chic recipe): a main phase on distortion + lambda * rate with
- * soft rounding plus noise (temperature and noise annealed, cosine learning rate), optionally a short
- * final phase on the true integer latents (straight-through) at a low learning rate, keeping the best
- * state measured with hard rounding.
+ * How one group is trained (C3 / Cool-chic recipe): distortion + lambda * rate with soft rounding
+ * plus noise (temperature and noise annealed, cosine learning rate), keeping the best state measured
+ * with hard rounding. No straight-through phase at the end, as C3 and Cool-chic have: at our step
+ * counts its steps raised the hard-rounded bits, so the state kept was always the one from before
+ * it; given to the soft phase they gave fewer bytes and a higher PSNR (vtest 160x96, 3 seeds at
+ * preset fast, 2 at medium; README, "Ablation").
  */
 export interface TrainSchedule {
   steps: number;
-  /** Fraction of the steps in the final straight-through phase. */
-  finalFraction: number;
   lambda: number;
   lr: { latents: number; networks: number };
-  /** Learning-rate factor of the final phase. */
-  finalLrFactor: number;
-  /** Soft-round temperature and noise level, linearly from start to end over the main phase. */
+  /** Soft-round temperature and noise level, linearly from start to end. */
   temperature: [number, number];
   noise: [number, number];
-  /** Fraction of the main phase spent warming the learning rate up. */
+  /** Fraction of the steps spent warming the learning rate up. */
   warmup: number;
   /** Measure (and keep the best state) every this many steps; each read stalls the GPU queue. */
   evalEvery: number;
   seed: number;
-  /** Stop once the hard-rounded distortion reaches this (weighted MSE), checked at each measurement. */
-  stopAtDistortion?: number;
 }
 
 export const DEFAULT_SCHEDULE: Omit<TrainSchedule, 'steps' | 'lambda' | 'seed'> = {
-  // No straight-through phase: at our step counts its steps raised the hard-rounded bits, so the
-  // state kept was always the one from before it; given to the main phase instead they gave fewer
-  // bytes and a higher PSNR (vtest 160x96, 3 seeds at preset fast, 2 at medium; README, "Ablation").
-  finalFraction: 0,
   // Networks at 0.02 rather than 0.01: fewer bytes and a higher PSNR both on vtest at preset fast
   // (320x192x8 with two seeds, 160x96x16; bench/ablation.ts, variant networks-lr-0.01).
   lr: { latents: 0.2, networks: 2e-2 },
-  finalLrFactor: 0.1,
   temperature: [0.3, 0.1],
   noise: [0.25, 0.1],
   warmup: 0.02,
@@ -46,7 +37,6 @@ export const DEFAULT_SCHEDULE: Omit<TrainSchedule, 'steps' | 'lambda' | 'seed'> 
 export interface StepReport {
   step: number;
   steps: number;
-  phase: 'main' | 'final';
   /** Weighted MSE (on [0, 1]) of the hard-rounded latents, and their estimated bits. */
   distortion: number;
   bits: number;
@@ -73,7 +63,6 @@ export async function trainGroup(graph: GroupGraph, schedule: TrainSchedule, onR
   const pixels = graph.groupFrames * graph.model.width * graph.model.height;
   // Short runs measure more often, so a divergence costs a small share of them.
   const evalEvery = Math.max(10, Math.min(schedule.evalEvery, Math.round(schedule.steps / 10)));
-  const mainSteps = Math.max(1, Math.round(schedule.steps * (1 - schedule.finalFraction)));
   const kinds = graph.plan.tensors.map((t) => t.kind);
   graph.setLambda(schedule.lambda);
   graph.resetOptimizer();
@@ -84,7 +73,7 @@ export async function trainGroup(graph: GroupGraph, schedule: TrainSchedule, onR
   let adamStep = 0;
   let gaveUp = false;
 
-  const measure = async (step: number, phase: StepReport['phase']): Promise<StepReport> => {
+  const measure = async (step: number): Promise<StepReport> => {
     graph.setQuantize({ mode: 'hard', temperature: 0.1, noise: 0, seed: 0 });
     let distortion = 0;
     let bits = 0;
@@ -96,40 +85,33 @@ export async function trainGroup(graph: GroupGraph, schedule: TrainSchedule, onR
     }
     distortion /= graph.groupFrames;
     const loss = distortion + (schedule.lambda * bits) / pixels;
-    return { step, steps: schedule.steps, phase, distortion, bits, loss, recoveries };
+    return { step, steps: schedule.steps, distortion, bits, loss, recoveries };
   };
 
   // The starting state is the first fallback: whatever happens, training returns something it measured.
-  const start = await measure(0, 'main');
+  const start = await measure(0);
   if (Number.isFinite(start.loss)) best = { report: start, snapshot: graph.snapshot() };
   for (let step = 0; step < schedule.steps; step++) {
-    const final = step >= mainSteps;
-    const progress = final ? 1 : step / mainSteps;
+    const progress = step / schedule.steps;
     const lerp = ([a, b]: [number, number]) => a + (b - a) * progress;
-    let factor: number;
-    if (final) {
-      factor = schedule.finalLrFactor * 0.5 * (1 + Math.cos((Math.PI * (step - mainSteps)) / Math.max(1, schedule.steps - mainSteps)));
-    } else {
-      const warm = Math.max(1, Math.floor(mainSteps * schedule.warmup));
-      factor = step < warm ? (step + 1) / warm : 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, mainSteps - warm)));
-    }
+    const warm = Math.max(1, Math.floor(schedule.steps * schedule.warmup));
+    let factor = step < warm ? (step + 1) / warm : 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, schedule.steps - warm)));
     factor *= lrScale;
     adamStep++;
     kinds.forEach((kind, i) => graph.ctx.write(graph.tensorHyper[i], adamHyper(schedule.lr.networks * factor, kind === 'bias' ? 0.9 : 0.9, 0.999, adamStep)));
     graph.ctx.write(graph.latentHyper, adamHyper(schedule.lr.latents * factor, 0.9, 0.999, adamStep));
-    const mode: TrainMode = final ? 'ste' : 'soft';
     const settings: QuantizeSettings = {
-      mode,
-      temperature: final ? schedule.temperature[1] : lerp(schedule.temperature),
+      mode: 'soft',
+      temperature: lerp(schedule.temperature),
       noise: lerp(schedule.noise),
       seed: (schedule.seed * 7919 + step) >>> 0,
     };
     graph.setQuantize(settings);
-    for (let s = 0; s < graph.slots.length; s++) graph.step(s, mode);
+    for (let s = 0; s < graph.slots.length; s++) graph.step(s, 'soft');
 
     const last = step === schedule.steps - 1;
     if ((step + 1) % evalEvery !== 0 && !last) continue;
-    const report = await measure(step + 1, final ? 'final' : 'main');
+    const report = await measure(step + 1);
     if (!Number.isFinite(report.loss) || (best && report.loss > 4 * best.report.loss + 1e-3)) {
       // Diverged: back to the best state seen, at half the learning rate, and carry on; what is
       // lost is at most the steps since the last measurement.
@@ -150,7 +132,6 @@ export async function trainGroup(graph: GroupGraph, schedule: TrainSchedule, onR
       best?.snapshot.latents.forEach((b) => b.destroy());
       best = { report, snapshot: graph.snapshot() };
     }
-    if (schedule.stopAtDistortion !== undefined && report.distortion <= schedule.stopAtDistortion && final) break;
   }
   if (!best) throw new NervError('TRAINING', 'training produced no state that evaluates to a finite loss');
   graph.restore(best.snapshot);
