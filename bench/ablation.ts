@@ -1,10 +1,10 @@
 // Ablation of the model's design choices at (about) equal encode time: each variant encodes the same
 // clip through the real encoder (real file bytes, decoded PSNR), with its step count set so that its
 // training takes the same time as the default's. Variants: the rate term off, no context model (one
-// Laplace for every latent, given only the anchor/first-frame flags), no temporal context, a
-// sequential (raster) context instead of the checkerboard, RGB instead of Y'CbCr 4:2:0, shallower
-// pyramids, the network learning rate before it was raised, and larger context models (wider hidden
-// layers, more taps). Prints a table, writes
+// Laplace for every latent, given only the anchor/first-frame flags), no temporal context, no parent
+// in the previous frame, a sequential (raster) context instead of the checkerboard, RGB instead of
+// Y'CbCr 4:2:0, shallower pyramids, the network learning rate before it was raised, and larger
+// context models (wider hidden layers, more taps). Prints a table, writes
 // bench/results/ablation[-TAG].json; finished variants are cached under bench/out/ablation/ so an
 // interrupted run resumes.
 //   npx tsx bench/ablation.ts [CLIP] [--size WxH] [--frames 16] [--steps 400] [--lambda 0.002] [--only a,b] [--tag T]
@@ -59,7 +59,16 @@ const VARIANTS: Variant[] = [
   { name: 'default', what: `profile ${DEFAULT_PROFILE}` },
   { name: 'no-rate', what: 'rate term off (lambda 1e-9): the context model is not trained', options: { lambda: 1e-9 } },
   { name: 'no-context', what: 'no taps: one Laplace for every latent', profile: { arm: { ...base.arm, taps: [] } } },
-  { name: 'no-temporal', what: 'no previous-frame taps', profile: { arm: { ...base.arm, taps: base.arm.taps.filter((t) => t.from !== 'previous') } } },
+  {
+    name: 'no-temporal',
+    what: 'no previous-frame taps',
+    profile: { arm: { ...base.arm, taps: base.arm.taps.filter((t) => t.from !== 'previous' && t.from !== 'previous-parent') } },
+  },
+  {
+    name: 'no-previous-parent',
+    what: "without the parent in the previous frame (the default's context before 2026-12-02)",
+    profile: { arm: { ...base.arm, taps: base.arm.taps.filter((t) => t.from !== 'previous-parent') } },
+  },
   {
     name: 'raster',
     what: 'sequential context (causal raster taps) instead of the checkerboard',

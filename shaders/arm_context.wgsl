@@ -3,7 +3,7 @@
 // (0 outside the grid, above the coarsest level, before the first frame, or not yet decoded), then
 // the flags "anchor" and "no previous frame". ctx is [count * PER_FRAME, TAPS + 2].
 struct Level { stride: u32, width: u32, height: u32, offset: u32 }
-struct TapInfo { source: u32, dy: i32, dx: i32, unused: u32 } // source: 0 current, 1 previous, 2 parent
+struct TapInfo { source: u32, dy: i32, dx: i32, unused: u32 } // source: 0 current, 1 previous, 2 parent, 3 previous-parent
 struct Slot { first: u32, count: u32, previousValid: u32, unused: u32 }
 
 @group(0) @binding(0) var<storage, read> latents: array<f32>;
@@ -53,8 +53,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       f = frame - 1u;
       ok = !noPrevious;
     } else {
+      if (tap.source == 3u) {
+        f = frame - 1u;
+      }
       lv = l + 1u;
-      ok = lv < LEVELS;
+      ok = lv < LEVELS && !(tap.source == 3u && noPrevious);
       ty = (y >> 1u) + tap.dy;
       tx = (x >> 1u) + tap.dx;
     }

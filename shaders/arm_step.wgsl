@@ -55,6 +55,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     let cur = frame * PER_FRAME + info.offset;
     let prev = (frame - 1u) * PER_FRAME + info.offset;
     let par = frame * PER_FRAME + parentInfo.offset;
+    let prevPar = (frame - 1u) * PER_FRAME + parentInfo.offset;
     let ix = i32(x);
     let iy = i32(y);
     let w = i32(info.width);

@@ -2,7 +2,8 @@
 // distortion (through the upsampling) + its own rate + what every consumer's context row sends
 // back (dctxA from the MLP's first layer, dctxB from the linear path), times the slope of the
 // quantization proxy. Consumers are the latents whose taps read this one: its non-anchor
-// neighbours ('current'), the next frame of the slot ('previous'), its children ('parent').
+// neighbours ('current'), the next frame of the slot ('previous'), its children ('parent'), its
+// children in the next frame of the slot ('previous-parent').
 struct Level { stride: u32, width: u32, height: u32, offset: u32 }
 struct TapInfo { source: u32, dy: i32, dx: i32, unused: u32 }
 struct Slot { first: u32, count: u32, previousValid: u32, unused: u32 }
@@ -61,8 +62,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       if (j + 1u < slot.count && cy >= 0 && cx >= 0 && cy < h && cx < w) {
         g += consumer(frameStart + PER_FRAME + level.offset + u32(cy * w + cx), k);
       }
-    } else if (l > 0u) {
+    } else if (l > 0u && (tap.source == 2u || j + 1u < slot.count)) {
       let child = levels[l - 1u];
+      let childFrame = select(frameStart, frameStart + PER_FRAME, tap.source == 3u);
       let py = 2 * (y - tap.dy);
       let px = 2 * (x - tap.dx);
       for (var ey = 0; ey < 2; ey++) {
@@ -70,7 +72,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
           let cy = py + ey;
           let cx = px + ex;
           if (cy >= 0 && cx >= 0 && cy < i32(child.height) && cx < i32(child.width)) {
-            g += consumer(frameStart + child.offset + u32(cy) * child.width + u32(cx), k);
+            g += consumer(childFrame + child.offset + u32(cy) * child.width + u32(cx), k);
           }
         }
       }

@@ -21,6 +21,8 @@ function model(schedule: 'checkerboard' | 'raster' = 'checkerboard'): ModelDescr
           { from: 'current', dy: 0, dx: -1 },
           { from: 'previous', dy: 0, dx: 0 },
           { from: 'parent', dy: 0, dx: 0 },
+          { from: 'previous-parent', dy: 1, dx: -1 },
+          { from: 'previous-parent', dy: 0, dx: 0 },
         ],
       },
     },

@@ -133,6 +133,10 @@ export function tapSource(geom: LatentGeometry, spec: ContextSpec, frame: number
     f = frame - 1;
     if (f < 0 || (f === 0 && !previousValid)) return -1;
   } else {
+    if (tap.from === 'previous-parent') {
+      f = frame - 1;
+      if (f < 0 || (f === 0 && !previousValid)) return -1;
+    }
     level = pos.level + 1;
     if (level >= levels.length) return -1;
     y = (pos.y >> 1) + tap.dy;

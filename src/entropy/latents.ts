@@ -263,7 +263,7 @@ class ContextPlan {
     this.order = new Int32Array(perFrame);
     this.source = new Int32Array(perFrame * this.taps);
     this.anchor = new Uint8Array(perFrame);
-    this.fromPrevious = Uint8Array.from(spec.taps, (t) => (t.from === 'previous' ? 1 : 0));
+    this.fromPrevious = Uint8Array.from(spec.taps, (t) => (t.from === 'previous' || t.from === 'previous-parent' ? 1 : 0));
     let k = 0;
     for (let l = levels.length - 1; l >= 0; l--) {
       const level = levels[l];
@@ -277,7 +277,7 @@ class ContextPlan {
             this.anchor[k] = anchor ? 1 : 0;
             spec.taps.forEach((tap, t) => {
               let at = -1;
-              if (tap.from === 'parent') {
+              if (tap.from === 'parent' || tap.from === 'previous-parent') {
                 const ty = (y >> 1) + tap.dy;
                 const tx = (x >> 1) + tap.dx;
                 if (parent && ty >= 0 && tx >= 0 && ty < parent.height && tx < parent.width) at = parent.offset + ty * parent.width + tx;

@@ -12,7 +12,7 @@ const COLOURS = ['yuv420', 'rgb'] as const;
 const OPS = ['dense', 'conv3'] as const;
 const ACTIVATIONS = ['none', 'relu', 'leaky'] as const;
 const SCHEDULES = ['checkerboard', 'raster'] as const;
-const SOURCES = ['current', 'previous', 'parent'] as const;
+const SOURCES = ['current', 'previous', 'parent', 'previous-parent'] as const;
 const MAX_PROFILE_BYTES = 32;
 
 const utf8Encoder = new TextEncoder();

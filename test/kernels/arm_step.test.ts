@@ -3,12 +3,12 @@
 import test from 'ava';
 import { testContext, randomArray, maxRelativeError } from '../helpers/gpu.ts';
 import { finiteDifferenceError, probeIndices, assertClose } from '../helpers/gradcheck.ts';
-import { latentGeometry, type LatentGeometry } from '../../src/cpu/latents.ts';
+import { armContextCpu, latentGeometry, type LatentGeometry } from '../../src/cpu/latents.ts';
 import { armLatentGradientCpu, armStepCpu, sumRecordsCpu } from '../../src/cpu/fused.ts';
 import { armStep, armStepPlan } from '../../src/gpu/kernels/arm_step.ts';
 import { levelsUniform, slotWords } from '../../src/gpu/kernels/latents.ts';
-import { describeModel, latentLevels, modelTensors, PROFILES, type ArmDescription, type ModelDescription } from '../../src/nn/model.ts';
-import { contextSpec, packedLayout, packParameters, planModel, unpackParameters } from '../../src/nn/layers.ts';
+import { ARM_HIDDEN_MAX, describeModel, latentLevels, modelTensors, PROFILES, type ArmDescription, type ModelDescription } from '../../src/nn/model.ts';
+import { contextSpec, packedLayout, packParameters, planModel, unpackParameters, type ModelPlan } from '../../src/nn/layers.ts';
 
 interface Case {
   name: string;
@@ -28,6 +28,8 @@ const RASTER: ArmDescription = {
     { from: 'previous', dy: 1, dx: 1 },
     { from: 'parent', dy: -1, dx: 1 },
     { from: 'parent', dy: 0, dx: 0 },
+    { from: 'previous-parent', dy: 1, dx: -1 },
+    { from: 'previous-parent', dy: 0, dx: 0 },
   ],
   schedule: 'raster',
 };
@@ -122,6 +124,49 @@ for (const c of CASES) {
   }
 }
 
+/**
+ * Shifts each hidden layer's biases so that no row's pre-activation lies near a kink of the capped
+ * ReLU (0 and ARM_HIDDEN_MAX): a finite difference across a kink matches neither side's gradient.
+ * The margin covers what a probe of `epsilon` on a weight or a latent moves a pre-activation by.
+ */
+function awayFromKinks(plan: ModelPlan, params: Float32Array[], context: Float32Array, epsilon: number): void {
+  let inputs = context;
+  let inC = plan.armInputs;
+  const rows = context.length / inC;
+  for (const layer of plan.arm.filter((l) => l.hidden)) {
+    const w = params[layer.weight];
+    const b = params[layer.bias];
+    const margin = 4 * epsilon * Math.max(1, ...inputs.map(Math.abs));
+    const z = new Float32Array(rows * layer.outC);
+    for (let r = 0; r < rows; r++) {
+      for (let o = 0; o < layer.outC; o++) {
+        let sum = b[o];
+        for (let i = 0; i < inC; i++) sum += inputs[r * inC + i] * w[i * layer.outC + o];
+        z[r * layer.outC + o] = sum;
+      }
+    }
+    for (let o = 0; o < layer.outC; o++) {
+      const clearance = (shift: number) => {
+        let least = Infinity;
+        for (let r = 0; r < rows; r++) {
+          const v = z[r * layer.outC + o] + shift;
+          least = Math.min(least, Math.abs(v), Math.abs(v - ARM_HIDDEN_MAX));
+        }
+        return least;
+      };
+      let best = 0;
+      for (let k = 1; k <= 500 && clearance(best) < margin; k++) {
+        for (const shift of [k * 1e-3, -k * 1e-3]) if (clearance(shift) > clearance(best)) best = shift;
+      }
+      if (clearance(best) < margin) throw new Error(`no bias shift keeps unit ${o} of layer ${layer.bias} ${margin} away from a kink`);
+      b[o] += best;
+      for (let r = 0; r < rows; r++) z[r * layer.outC + o] += best;
+    }
+    inputs = z.map((v) => Math.min(ARM_HIDDEN_MAX, Math.max(0, v)));
+    inC = layer.outC;
+  }
+}
+
 test('the ARM step twin: parameter and latent gradients match finite differences', (t) => {
   // Few latents: the rate's f32 intermediates add noise that grows with their count.
   const model = modelFor({ ...CASES[0], width: 6, height: 5, levels: 2 });
@@ -133,6 +178,7 @@ test('the ARM step twin: parameter and latent gradients match finite differences
   // slope ~1/b) that some of the many latents always sits within a finite-difference step of one.
   const params: Float32Array[] = parameters(model, 23).map((p) => p.map((v) => v / 4));
   params[plan.arm.at(-1)!.bias][1] = 3;
+  awayFromKinks(plan, params, armContextCpu(geom, spec, latents, 1, 2, true), 1e-3);
   const scale = 0.5;
   const result = armStepCpu(plan, params, geom, spec, latents, 1, 2, true, scale);
   for (const [index, analytic] of result.grads) {

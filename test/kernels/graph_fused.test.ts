@@ -67,6 +67,8 @@ const CASES: { name: string; model: () => ModelDescription; slotFrames: number; 
               { from: 'current', dy: -1, dx: 1 },
               { from: 'previous', dy: 0, dx: 0 },
               { from: 'parent', dy: 0, dx: 0 },
+              { from: 'previous-parent', dy: 1, dx: -1 },
+              { from: 'previous-parent', dy: 0, dx: 0 },
             ],
           },
         },

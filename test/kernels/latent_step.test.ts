@@ -33,6 +33,8 @@ const SPECS: { name: string; spec: ContextSpec }[] = [
         { from: 'previous', dy: 1, dx: 1 },
         { from: 'parent', dy: -1, dx: 1 },
         { from: 'parent', dy: 0, dx: 0 },
+        { from: 'previous-parent', dy: 1, dx: -1 },
+        { from: 'previous-parent', dy: 0, dx: 0 },
       ],
       schedule: 'raster',
     },

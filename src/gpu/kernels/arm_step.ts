@@ -47,7 +47,7 @@ function tapSource(spec: ContextSpec): { gather: string; anchor: string } {
   const lines: string[] = [];
   const once = declareOnce(lines);
   spec.taps.forEach((tap, k) => {
-    const parent = tap.from === 'parent';
+    const parent = tap.from === 'parent' || tap.from === 'previous-parent';
     const [y, x, h, w, at] = parent ? ['py', 'px', 'ph', 'pw', 'pAt'] : ['iy', 'ix', 'h', 'w', 'at'];
     const rowOk = once(
       `${parent ? 'p' : ''}ry${offsetName(tap.dy)}`,
@@ -57,8 +57,13 @@ function tapSource(spec: ContextSpec): { gather: string; anchor: string } {
       `${parent ? 'p' : ''}rx${offsetName(tap.dx)}`,
       `    let ${parent ? 'p' : ''}rx${offsetName(tap.dx)} = u32(${x} + ${tap.dx}) < u32(${w});`,
     );
-    const cond = tap.from === 'current' ? (spec.schedule === 'checkerboard' ? '!anchor' : 'true') : tap.from === 'previous' ? '!noPrevious' : 'hasParent';
-    const base = tap.from === 'current' ? 'cur' : tap.from === 'previous' ? 'prev' : 'par';
+    const cond = {
+      current: spec.schedule === 'checkerboard' ? '!anchor' : 'true',
+      previous: '!noPrevious',
+      parent: 'hasParent',
+      'previous-parent': '!noPrevious & hasParent',
+    }[tap.from];
+    const base = { current: 'cur', previous: 'prev', parent: 'par', 'previous-parent': 'prevPar' }[tap.from];
     const index = `${base} + u32(${at} + ${tap.dy} * ${w} + ${tap.dx})`;
     lines.push(
       `    let ok${k} = (${cond}) & ${rowOk} & ${colOk};`,

@@ -32,15 +32,19 @@ function consumerSource(spec: ContextSpec, dctxVec4s: number): string {
   const read = (k: number, index: string, ok: string) =>
     `  g += select(0.0, dctx[select(0u, ${index}, ${ok}) * ${dctxVec4s}u + ${k >> 2}u].${XYZW[k & 3]}, ${ok});`;
   spec.taps.forEach((tap, k) => {
-    if (tap.from === 'parent') {
-      // Children (2(y - dy) + ey, 2(x - dx) + ex) of the next finer level read this latent as their parent.
+    if (tap.from === 'parent' || tap.from === 'previous-parent') {
+      // Children (2(y - dy) + ey, 2(x - dx) + ex) of the next finer level, in this frame or the
+      // next, read this latent as their parent.
+      const next = tap.from === 'previous-parent';
       for (let ey = 0; ey < 2; ey++) {
         for (let ex = 0; ex < 2; ex++) {
           const cy = `(2 * (iy - ${tap.dy}) + ${ey})`;
           const cx = `(2 * (ix - ${tap.dx}) + ${ex})`;
           const rowOk = once(`qy${offsetName(2 * tap.dy - ey)}`, `  let qy${offsetName(2 * tap.dy - ey)} = hasChild & (u32${cy} < u32(ch));`);
           const colOk = once(`qx${offsetName(2 * tap.dx - ex)}`, `  let qx${offsetName(2 * tap.dx - ex)} = u32${cx} < u32(cw);`);
-          lines.push(`  { let ok = ${rowOk} & ${colOk};`, `  ${read(k, `childBase + u32(${cy} * cw + ${cx})`, 'ok')} }`);
+          const ok = `${next ? 'nextFrame & ' : ''}${rowOk} & ${colOk}`;
+          const index = `childBase + ${next ? 'PER_FRAME + ' : ''}u32(${cy} * cw + ${cx})`;
+          lines.push(`  { let ok = ${ok};`, `  ${read(k, index, 'ok')} }`);
         }
       }
       return;

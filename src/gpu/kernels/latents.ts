@@ -10,7 +10,7 @@ import { ARM_LOG_SCALE_SHIFT } from '../../nn/model.ts';
 /** Sizes of the uniform tables the shaders declare. */
 const MAX_LEVELS = 12;
 const MAX_TAPS = 32;
-const TAP_SOURCE_CODES = { current: 0, previous: 1, parent: 2 } as const;
+const TAP_SOURCE_CODES = { current: 0, previous: 1, parent: 2, 'previous-parent': 3 } as const;
 
 /** The level table (stride, width, height, offset per level) as the shaders' uniform array<Level, 12>. */
 export function levelsUniform(ctx: GpuContext, geom: LatentGeometry): GPUBuffer {
