@@ -138,9 +138,15 @@ async function secondsPerStep(variant: Variant, input: RgbFrame[]): Promise<numb
   graph.setTargets(frameTargets(model, group));
   const schedule = { ...DEFAULT_SCHEDULE, steps: 3, lambda, seed: 1, evalEvery: 3 };
   await trainGroup(graph, schedule);
-  const started = performance.now();
-  await trainGroup(graph, { ...schedule, steps: 20, evalEvery: 20 });
-  return (performance.now() - started) / 1000 / 20;
+  // The fastest of three timings: a single one on this shared machine varied by 20% between
+  // variants whose steps cost the same.
+  let fastest = Infinity;
+  for (let k = 0; k < 3; k++) {
+    const started = performance.now();
+    await trainGroup(graph, { ...schedule, steps: 20, evalEvery: 20 });
+    fastest = Math.min(fastest, (performance.now() - started) / 1000 / 20);
+  }
+  return fastest;
 }
 
 function register(variant: Variant): string {

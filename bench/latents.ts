@@ -3,24 +3,13 @@
 // same latent of the previous frame (what temporal prediction could exploit).
 //   npx tsx bench/latents.ts FILE.nerv [--tag T]
 // Prints a table and writes bench/results/latents[-TAG].json.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { NervReader } from '../src/format/nerv.ts';
-import { modelOfHeader } from '../src/decode/video.ts';
 import { latentCoder } from '../src/entropy/latents.ts';
 import { armTensorsOf } from '../src/quant/networks.ts';
-import { latentLevels, modelTensors } from '../src/nn/model.ts';
+import { openNervArgument } from './lib/nerv-file.ts';
 
-const { values: args, positionals } = parseArgs({ allowPositionals: true, options: { tag: { type: 'string' } } });
-if (positionals.length !== 1) {
-  console.error('usage: npx tsx bench/latents.ts FILE.nerv [--tag T]');
-  process.exit(2);
-}
-const reader = new NervReader(readFileSync(positionals[0]));
-const model = modelOfHeader(reader.header);
-const levels = latentLevels(model);
-const specs = modelTensors(model);
+const { path, tag, reader, model, levels, specs } = openNervArgument('latents.ts');
 const { groupSize, frameCount } = reader.header;
 
 interface FrameRow {
@@ -56,7 +45,7 @@ for (let k = 0; k < reader.index.length; k++) {
 }
 
 const percent = (v: number | null) => (v === null ? '   -' : `${(100 * v).toFixed(0).padStart(3)}%`);
-console.log(`${positionals[0]}: ${model.width}x${model.height}, ${frameCount} frames, levels ${levels.map((l) => `stride ${l.stride}`).join(', ')}`);
+console.log(`${path}: ${model.width}x${model.height}, ${frameCount} frames, levels ${levels.map((l) => `stride ${l.stride}`).join(', ')}`);
 console.log(`frame   bytes  ${levels.map((l) => `| s${String(l.stride).padEnd(3)} bytes  nz   =prev`).join(' ')}`);
 for (const r of rows) {
   const cells = r.levels.map((l) => `| ${l.bytes.toFixed(0).padStart(9)} ${percent(l.nonZero)} ${percent(l.equalToPrevious)}`);
@@ -64,6 +53,6 @@ for (const r of rows) {
 }
 const out = join(import.meta.dirname, 'results');
 mkdirSync(out, { recursive: true });
-const file = join(out, `latents${args.tag ? `-${args.tag}` : ''}.json`);
-writeFileSync(file, JSON.stringify({ file: basename(positionals[0]), width: model.width, height: model.height, frameCount, frames: rows }, null, 2));
+const file = join(out, `latents${tag ? `-${tag}` : ''}.json`);
+writeFileSync(file, JSON.stringify({ file: basename(path), width: model.width, height: model.height, frameCount, frames: rows }, null, 2));
 console.log(`wrote ${file}`);
