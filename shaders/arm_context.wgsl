@@ -42,25 +42,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var k = 0u; k < TAPS; k++) {
     let tap = taps[k];
     var value = 0.0;
-    var f = frame;
-    var lv = l;
-    var ty = y + tap.dy;
-    var tx = x + tap.dx;
-    var ok = true;
-    if (tap.source == 0u) {
-      ok = !anchor;
-    } else if (tap.source == 1u) {
-      f = frame - 1u;
-      ok = !noPrevious;
-    } else {
-      if (tap.source == 3u) {
-        f = frame - 1u;
-      }
-      lv = l + 1u;
-      ok = lv < LEVELS && !(tap.source == 3u && noPrevious);
-      ty = (y >> 1u) + tap.dy;
-      tx = (x >> 1u) + tap.dx;
-    }
+    // A tap's frame (this one or the previous) and its level (this one or the next coarser) are independent.
+    let fromPrevious = tap.source == 1u || tap.source == 3u;
+    let fromParent = tap.source >= 2u;
+    let f = select(frame, frame - 1u, fromPrevious);
+    let lv = select(l, l + 1u, fromParent);
+    let ty = select(y, y >> 1u, fromParent) + tap.dy;
+    let tx = select(x, x >> 1u, fromParent) + tap.dx;
+    var ok = !(tap.source == 0u && anchor) && !(fromPrevious && noPrevious) && lv < LEVELS;
     let info = levels[min(lv, LEVELS - 1u)];
     ok = ok && ty >= 0 && tx >= 0 && ty < i32(info.height) && tx < i32(info.width);
     if (ok) {

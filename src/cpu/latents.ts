@@ -123,25 +123,16 @@ function readsCurrent(schedule: ContextSchedule, y: number, x: number): boolean 
  */
 export function tapSource(geom: LatentGeometry, spec: ContextSpec, frame: number, pos: LatentPosition, tap: ContextTap, previousValid: boolean): number {
   const { levels, perFrame } = geom;
-  let level = pos.level;
-  let y = pos.y + tap.dy;
-  let x = pos.x + tap.dx;
-  let f = frame;
-  if (tap.from === 'current') {
-    if (!readsCurrent(spec.schedule, pos.y, pos.x)) return -1;
-  } else if (tap.from === 'previous') {
-    f = frame - 1;
-    if (f < 0 || (f === 0 && !previousValid)) return -1;
-  } else {
-    if (tap.from === 'previous-parent') {
-      f = frame - 1;
-      if (f < 0 || (f === 0 && !previousValid)) return -1;
-    }
-    level = pos.level + 1;
-    if (level >= levels.length) return -1;
-    y = (pos.y >> 1) + tap.dy;
-    x = (pos.x >> 1) + tap.dx;
-  }
+  // A tap's frame (this one or the previous) and its level (this one or the next coarser) are independent.
+  const fromPrevious = tap.from === 'previous' || tap.from === 'previous-parent';
+  const fromParent = tap.from === 'parent' || tap.from === 'previous-parent';
+  if (tap.from === 'current' && !readsCurrent(spec.schedule, pos.y, pos.x)) return -1;
+  const f = fromPrevious ? frame - 1 : frame;
+  if (fromPrevious && (f < 0 || (f === 0 && !previousValid))) return -1;
+  const level = fromParent ? pos.level + 1 : pos.level;
+  if (level >= levels.length) return -1;
+  const y = (fromParent ? pos.y >> 1 : pos.y) + tap.dy;
+  const x = (fromParent ? pos.x >> 1 : pos.x) + tap.dx;
   const info = levels[level];
   if (y < 0 || y >= info.height || x < 0 || x >= info.width) return -1;
   return f * perFrame + info.offset + y * info.width + x;

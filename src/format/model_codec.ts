@@ -5,14 +5,13 @@
  */
 import { ByteReader, ByteWriter } from '../entropy/bytes.ts';
 import { NervFormatError } from '../errors.ts';
-import { validateModel, type ContextTap, type ModelDescription, type SynthesisLayer } from '../nn/model.ts';
+import { TAP_SOURCES, validateModel, type ContextTap, type ModelDescription, type SynthesisLayer } from '../nn/model.ts';
 
 const KIND_LATENT_PYRAMID = 1;
 const COLOURS = ['yuv420', 'rgb'] as const;
 const OPS = ['dense', 'conv3'] as const;
 const ACTIVATIONS = ['none', 'relu', 'leaky'] as const;
 const SCHEDULES = ['checkerboard', 'raster'] as const;
-const SOURCES = ['current', 'previous', 'parent', 'previous-parent'] as const;
 const MAX_PROFILE_BYTES = 32;
 
 const utf8Encoder = new TextEncoder();
@@ -37,7 +36,7 @@ export function encodeModel(model: ModelDescription, out: ByteWriter): void {
   out.u8(SCHEDULES.indexOf(model.arm.schedule));
   out.u8(model.arm.taps.length);
   for (const tap of model.arm.taps) {
-    out.u8(SOURCES.indexOf(tap.from));
+    out.u8(TAP_SOURCES.indexOf(tap.from));
     out.u8(tap.dy & 0xff);
     out.u8(tap.dx & 0xff);
   }
@@ -77,7 +76,7 @@ export function decodeModel(r: ByteReader, frame: { width: number; height: numbe
   const schedule = pick(SCHEDULES, 'context schedule');
   const taps: ContextTap[] = [];
   const tapCount = r.u8('context tap count');
-  for (let i = 0; i < tapCount; i++) taps.push({ from: pick(SOURCES, 'tap source'), dy: signed('tap dy'), dx: signed('tap dx') });
+  for (let i = 0; i < tapCount; i++) taps.push({ from: pick(TAP_SOURCES, 'tap source'), dy: signed('tap dy'), dx: signed('tap dx') });
   // validateModel bounds every count and width before anything is sized from them.
   return validateModel({ kind: 'latent-pyramid', profile, ...frame, colour, levels, firstStride, synthesis, arm: { hidden, taps, schedule } }, frame);
 }

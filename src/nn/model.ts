@@ -326,7 +326,8 @@ export function mulberry32(seed: number): () => number {
 }
 
 const TAP_RANGE = 3;
-const TAP_SOURCES: readonly TapSource[] = ['current', 'previous', 'parent', 'previous-parent'];
+/** In the order of their codes in a .nerv header (docs/format.md, "Model"). */
+export const TAP_SOURCES: readonly TapSource[] = ['current', 'previous', 'parent', 'previous-parent'];
 
 /**
  * Checks an untrusted model description (from a file header, or built from options) field by field

@@ -5,6 +5,8 @@ import { testContext, randomArray, maxRelativeError } from '../helpers/gpu.ts';
 import { finiteDifferenceError, probeIndices, assertClose } from '../helpers/gradcheck.ts';
 import { armContextCpu, latentGeometry, type LatentGeometry } from '../../src/cpu/latents.ts';
 import { armLatentGradientCpu, armStepCpu, sumRecordsCpu } from '../../src/cpu/fused.ts';
+import { denseForwardCpu } from '../../src/cpu/dense.ts';
+import { activationForwardCpu } from '../../src/cpu/activation.ts';
 import { armStep, armStepPlan } from '../../src/gpu/kernels/arm_step.ts';
 import { levelsUniform, slotWords } from '../../src/gpu/kernels/latents.ts';
 import { ARM_HIDDEN_MAX, describeModel, latentLevels, modelTensors, PROFILES, type ArmDescription, type ModelDescription } from '../../src/nn/model.ts';
@@ -137,14 +139,7 @@ function awayFromKinks(plan: ModelPlan, params: Float32Array[], context: Float32
     const w = params[layer.weight];
     const b = params[layer.bias];
     const margin = 4 * epsilon * Math.max(1, ...inputs.map(Math.abs));
-    const z = new Float32Array(rows * layer.outC);
-    for (let r = 0; r < rows; r++) {
-      for (let o = 0; o < layer.outC; o++) {
-        let sum = b[o];
-        for (let i = 0; i < inC; i++) sum += inputs[r * inC + i] * w[i * layer.outC + o];
-        z[r * layer.outC + o] = sum;
-      }
-    }
+    const z = denseForwardCpu(inputs, w, b, { rows, inC, outC: layer.outC });
     for (let o = 0; o < layer.outC; o++) {
       const clearance = (shift: number) => {
         let least = Infinity;
@@ -162,7 +157,7 @@ function awayFromKinks(plan: ModelPlan, params: Float32Array[], context: Float32
       b[o] += best;
       for (let r = 0; r < rows; r++) z[r * layer.outC + o] += best;
     }
-    inputs = z.map((v) => Math.min(ARM_HIDDEN_MAX, Math.max(0, v)));
+    inputs = activationForwardCpu(z, { count: z.length, kind: 'cappedRelu' }, ARM_HIDDEN_MAX);
     inC = layer.outC;
   }
 }
